@@ -1,0 +1,137 @@
+"""Findings for the home page, computed from results through the metric registry.
+
+Per hardware (a GPU model or a CPU model; numbers from different machines are not compared):
+the fastest decode, the least memory per decode token/s, the most tokens per joule, and the
+Pareto front of peak memory against decode throughput. Only measured, successful cells count:
+an estimate is a model, not a finding.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from bench.schema import METRICS, Metric, Result, device_kind
+
+MEMORY = METRICS["peak_memory"]
+SPEED = METRICS["decode_tokens_per_s"]
+ENERGY = METRICS["joules_per_token"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One headline: which cell wins, by what measure, with the value in display units."""
+
+    title: str
+    measure: str  # how the value is computed, from registry titles
+    unit: str
+    result: Result
+    value: float
+
+
+@dataclass(frozen=True)
+class HardwareFindings:
+    """Everything the home page says about one machine."""
+
+    hardware: str
+    kind: str  # "cpu" or "gpu"
+    cells: int  # measured ok cells that count
+    findings: list[Finding]
+    pareto: list[Result]  # sorted by memory, least first
+    memory_title: str
+    speed_title: str
+
+
+def hardware_name(result: Result) -> str:
+    """The machine a result ran on: GPU name (with count), else CPU model, else the device."""
+    env = result.environment
+    if result.method == "estimated":
+        return f"{result.setting.device} (estimated)"
+    if device_kind(result) == "gpu" and env.gpu is not None:
+        return env.gpu.name if env.gpu.count == 1 else f"{env.gpu.count}× {env.gpu.name}"
+    if device_kind(result) == "cpu" and env.cpu is not None and env.cpu.model:
+        return env.cpu.model
+    return result.setting.device
+
+
+def countable(results: Iterable[Result]) -> list[Result]:
+    """Measured cells that succeeded, in a stable order."""
+    kept = [r for r in results if r.status == "ok" and r.method == "measured"]
+    return sorted(kept, key=lambda r: (r.model.name, r.suite, r.cell))
+
+
+def _values(results: Iterable[Result], *metrics: Metric) -> list[tuple[Result, tuple[float, ...]]]:
+    """Results with every metric present and positive, with their display values."""
+    out = []
+    for result in results:
+        values = tuple(m.display(result) for m in metrics)
+        if all(v is not None and v > 0 for v in values):
+            out.append((result, values))  # type: ignore[arg-type]
+    return out
+
+
+def _best(
+    results: Sequence[Result], metrics: Sequence[Metric], score: Callable[[tuple[float, ...]], float]
+) -> tuple[Result, float] | None:
+    """The result with the highest score; the first in stable order wins ties."""
+    scored = [(score(values), result) for result, values in _values(results, *metrics)]
+    if not scored:
+        return None
+    best_score = max(s for s, _ in scored)
+    winner = next(result for s, result in scored if s == best_score)
+    return winner, best_score
+
+
+def _oriented(metric: Metric, value: float) -> float:
+    """Larger is better after this, whatever the metric's direction."""
+    return -value if metric.better == "lower" else value
+
+
+def pareto_front(results: Sequence[Result], x: Metric = MEMORY, y: Metric = SPEED) -> list[Result]:
+    """Cells no other cell beats on both metrics (each in its registry direction), sorted by x."""
+    points = _values(results, x, y)
+    # Best x first; among equal x, best y first, so a later point survives only by a better y.
+    points.sort(key=lambda p: (-_oriented(x, p[1][0]), -_oriented(y, p[1][1])))
+    front: list[Result] = []
+    best_y: float | None = None
+    for result, (_, y_value) in points:
+        if best_y is None or _oriented(y, y_value) > best_y:
+            front.append(result)
+            best_y = _oriented(y, y_value)
+    return front
+
+
+def _hardware_findings(hardware: str, results: list[Result]) -> HardwareFindings:
+    kind = device_kind(results[0])
+    memory_title = MEMORY.title(kind)
+    findings = []
+    fastest = _best(results, [SPEED], lambda v: v[0])
+    if fastest:
+        findings.append(Finding("Fastest decode", SPEED.title(kind), SPEED.unit, *fastest))
+    leanest = _best(results, [MEMORY, SPEED], lambda v: -v[0] / v[1])
+    if leanest:
+        measure = f"{MEMORY.title(kind)} ÷ {SPEED.title(kind)}"
+        unit = f"{MEMORY.unit} per {SPEED.unit}"
+        findings.append(Finding("Least memory per token/s", measure, unit, leanest[0], -leanest[1]))
+    frugal = _best(results, [ENERGY], lambda v: 1 / v[0])
+    if frugal:
+        findings.append(Finding("Most tokens per joule", f"1 ÷ {ENERGY.title(kind)}", "tokens/J", *frugal))
+    return HardwareFindings(
+        hardware=hardware,
+        kind=kind,
+        cells=len(results),
+        findings=findings,
+        pareto=pareto_front(results),
+        memory_title=memory_title,
+        speed_title=SPEED.title(kind),
+    )
+
+
+def findings(results: Iterable[Result]) -> list[HardwareFindings]:
+    """Findings per hardware, machines with the most cells first."""
+    by_hardware: dict[str, list[Result]] = defaultdict(list)
+    for result in countable(results):
+        by_hardware[hardware_name(result)].append(result)
+    groups = [_hardware_findings(name, cells) for name, cells in by_hardware.items()]
+    return sorted(groups, key=lambda g: (-g.cells, g.hardware))
