@@ -273,6 +273,12 @@ def _positions(config: Mapping[str, Any], model_type: str | None, rope: tuple[Ro
     return "unknown"
 
 
+def _partial_rotary(config: Mapping[str, Any]) -> float | None:
+    params = config.get("rope_parameters")
+    nested = _float(params, "partial_rotary_factor") if isinstance(params, Mapping) else None
+    return _float(config, "partial_rotary_factor", "rotary_pct") or nested
+
+
 def _kv_heads(config: Mapping[str, Any], heads: int | None) -> int | None:
     if config.get("multi_query") is True:
         return 1
@@ -346,8 +352,7 @@ def read_architecture(config: Mapping[str, Any]) -> Architecture:
         tied_embeddings=bool(tied) if isinstance(tied, bool) else model_type not in _UNTIED_BY_DEFAULT,
         positions=_positions(cfg, model_type, rope),
         rope=rope,
-        partial_rotary=_float(cfg, "partial_rotary_factor", "rotary_pct")
-        or _float(cfg.get("rope_parameters") or {}, "partial_rotary_factor"),
+        partial_rotary=_partial_rotary(cfg),
         experts=experts,
         top_k=_int(cfg, "num_experts_per_tok", "moe_top_k", "top_k", "num_selected_experts") or 0,
         expert_intermediate=_int(cfg, "moe_intermediate_size") or intermediate,
