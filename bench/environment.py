@@ -1,0 +1,79 @@
+"""Where a result came from: software versions, GPU, CPU and host."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+from bench import __version__
+from bench.schema import CPUInfo, Environment, GPUInfo
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def git_commit(repo: Path = REPO) -> str | None:
+    """The checkout's commit, with '-dirty' when it has uncommitted changes; None outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
+def cpu_info() -> CPUInfo:
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return CPUInfo(model=model or platform.processor() or None, cores=os.cpu_count())
+
+
+def collect(device: str, commit: str | None) -> Environment:
+    """The environment of a cell, read inside the cell's process (torch is loaded there)."""
+    import torch
+    import transformers
+
+    gpu = driver = None
+    if device.startswith("cuda") and torch.cuda.is_available():
+        index = torch.device(device).index or 0
+        props = torch.cuda.get_device_properties(index)
+        gpu = GPUInfo(name=props.name, memory_bytes=props.total_memory, count=torch.cuda.device_count())
+        try:
+            from bench.measure import nvml_handle
+
+            nvml, _ = nvml_handle(device)
+            driver = nvml.nvmlSystemGetDriverVersion()
+        except Exception:
+            driver = None
+    return Environment(
+        gpuscape=__version__,
+        git_commit=commit,
+        python=platform.python_version(),
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+        cuda=torch.version.cuda,
+        driver=driver if isinstance(driver, str) or driver is None else str(driver),
+        gpu=gpu,
+        cpu=cpu_info(),
+        host=platform.node() or None,
+        platform=platform.platform(),
+    )

@@ -1,0 +1,322 @@
+"""Small trackers a cell composes: clocks, memory, energy, and the timed greedy generation loop.
+
+Nothing here spins: samplers sleep between reads so they never steal the cores being measured.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import resource
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.schema import Energy, Memory
+
+# --------------------------------------------------------------------------- clocks
+
+
+class CPUClock:
+    """Host timestamps; a mark is a perf_counter_ns reading."""
+
+    def mark(self) -> int:
+        return time.perf_counter_ns()
+
+    def seconds(self, start: int, end: int) -> float:
+        return (end - start) / 1e9
+
+    def settle(self) -> None:
+        pass
+
+
+class CUDAClock:
+    """CUDA events recorded in stream order: per-token marks without stalling the GPU pipeline."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def mark(self) -> torch.cuda.Event:
+        event = torch.cuda.Event(enable_timing=True)
+        event.record(torch.cuda.current_stream(self.device))
+        return event
+
+    def seconds(self, start: torch.cuda.Event, end: torch.cuda.Event) -> float:
+        return start.elapsed_time(end) / 1e3
+
+    def settle(self) -> None:
+        torch.cuda.synchronize(self.device)
+
+
+def clock_for(device: str) -> CPUClock | CUDAClock:
+    return CUDAClock(torch.device(device)) if device.startswith("cuda") else CPUClock()
+
+
+# --------------------------------------------------------------------------- generation
+
+
+@dataclass
+class Run:
+    """One timed generation: seconds to the first token, to the last, and tokens produced."""
+
+    prefill_s: float
+    e2e_s: float
+    generated_tokens: int
+
+    def decode_per_token_s(self) -> float | None:
+        steps = self.generated_tokens - 1
+        return (self.e2e_s - self.prefill_s) / steps if steps > 0 else None
+
+
+def _forward_kwargs(model: torch.nn.Module) -> tuple[str, bool]:
+    """transformers renamed `past_key_values` to `cache` (5.x); use what this version takes."""
+    params = inspect.signature(model.forward).parameters
+    cache_kw = "cache" if "cache" in params else "past_key_values"
+    return cache_kw, "logits_to_keep" in params
+
+
+def make_generator(model: torch.nn.Module, clock: CPUClock | CUDAClock) -> Callable[[torch.Tensor, int], Run]:
+    """A greedy decoder with a KV cache and a fixed output length (no early stop on EOS).
+
+    The same loop transformers' generate runs for greedy search, without its per-step Python
+    machinery, so the figures are the model's own."""
+    from transformers import DynamicCache
+
+    cache_kw, has_logits_to_keep = _forward_kwargs(model)
+    prefill_extra = {"logits_to_keep": 1} if has_logits_to_keep else {}
+
+    @torch.inference_mode()
+    def generate(input_ids: torch.Tensor, new_tokens: int) -> Run:
+        cache = DynamicCache(config=model.config)
+        start = clock.mark()
+        out = model(input_ids=input_ids, use_cache=True, **{cache_kw: cache}, **prefill_extra)
+        next_ids = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
+        first = clock.mark()
+        generated = 1
+        for _ in range(new_tokens - 1):
+            out = model(input_ids=next_ids, use_cache=True, **{cache_kw: cache})
+            next_ids = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
+            generated += 1
+        last = clock.mark()
+        clock.settle()
+        if cache.get_seq_length() != input_ids.shape[1] + new_tokens - 1:
+            raise RuntimeError(
+                f"KV cache holds {cache.get_seq_length()} positions, expected {input_ids.shape[1] + new_tokens - 1}"
+            )
+        return Run(clock.seconds(start, first), clock.seconds(start, last), generated)
+
+    return generate
+
+
+# --------------------------------------------------------------------------- CPU memory
+
+_STATUS = Path("/proc/self/status")
+
+
+def _status_bytes(key: str) -> int | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+@dataclass
+class RSSTracker:
+    """Peak resident set of this process from the moment it starts tracking.
+
+    Resets the kernel's high-water mark (clear_refs 5) so the peak is this cell's own, not the
+    process it was forked from; falls back to getrusage where /proc cannot be written."""
+
+    baseline_bytes: int | None = None
+    peak_bytes: int | None = None
+    _reset: bool = False
+
+    def start(self) -> None:
+        self.baseline_bytes = _status_bytes("VmRSS")
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self._reset = True
+        except OSError:
+            self._reset = False
+
+    def stop(self) -> None:
+        hwm = _status_bytes("VmHWM") if self._reset else None
+        if hwm is None:
+            hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+        self.peak_bytes = hwm
+
+
+# --------------------------------------------------------------------------- NVML
+
+
+def nvml_handle(device: str) -> tuple[Any, Any]:
+    """(pynvml module, handle) of the torch device; raises pynvml.NVMLError without a GPU."""
+    import pynvml
+
+    pynvml.nvmlInit()
+    index = torch.device(device).index or 0
+    bus_id = (
+        getattr(torch.cuda.get_device_properties(index), "pci_bus_id", None)
+        if torch.cuda.is_available()
+        else None
+    )
+    if bus_id:
+        return pynvml, pynvml.nvmlDeviceGetHandleByPciBusId(bus_id)
+    return pynvml, pynvml.nvmlDeviceGetHandleByIndex(index)
+
+
+@dataclass
+class NVMLSampler:
+    """Samples this process's and the whole device's used memory in a sleeping thread."""
+
+    device: str
+    interval_s: float = 0.01
+    peak_process_bytes: int | None = None
+    peak_device_bytes: int | None = None
+    reason: str | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        try:
+            self._nvml, self._handle = nvml_handle(self.device)
+        except Exception as exc:  # pynvml.NVMLError and friends: record, never fail the cell
+            self.reason = f"NVML unavailable: {exc}"
+            return
+        self._thread = threading.Thread(target=self._loop, name="nvml-sampler", daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        nvml, handle, pid = self._nvml, self._handle, os.getpid()
+        used = nvml.nvmlDeviceGetMemoryInfo(handle).used
+        self.peak_device_bytes = max(self.peak_device_bytes or 0, used)
+        try:
+            for proc in nvml.nvmlDeviceGetComputeRunningProcesses(handle):
+                if proc.pid == pid and proc.usedGpuMemory is not None:
+                    self.peak_process_bytes = max(self.peak_process_bytes or 0, proc.usedGpuMemory)
+        except nvml.NVMLError as exc:
+            self.reason = f"NVML per-process memory unavailable: {exc}"
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sample()
+            except Exception as exc:
+                self.reason = f"NVML sampling stopped: {exc}"
+                return
+            self._stop.wait(self.interval_s)
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        try:
+            self._sample()  # one last read at the end of the cell
+        except Exception:
+            pass
+        if self.peak_process_bytes is None and self.reason is None:
+            self.reason = "NVML listed no memory for this process (containers often hide it)"
+
+
+@contextmanager
+def track_memory(device: str):
+    """Yields a Memory record that is filled in when the block ends."""
+    memory = Memory()
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(device)
+        sampler = NVMLSampler(device)
+        sampler.start()
+        try:
+            yield memory
+        finally:
+            sampler.stop()
+            memory.peak_allocated_bytes = torch.cuda.max_memory_allocated(device)
+            memory.peak_reserved_bytes = torch.cuda.max_memory_reserved(device)
+            memory.peak_process_bytes = sampler.peak_process_bytes
+            memory.peak_device_bytes = sampler.peak_device_bytes
+            memory.reason = sampler.reason
+            rss = _status_bytes("VmHWM")
+            memory.peak_rss_bytes = rss
+    else:
+        tracker = RSSTracker()
+        tracker.start()
+        try:
+            yield memory
+        finally:
+            tracker.stop()
+            memory.baseline_rss_bytes = tracker.baseline_bytes
+            memory.peak_rss_bytes = tracker.peak_bytes
+            memory.reason = "CPU run: no GPU memory"
+
+
+# --------------------------------------------------------------------------- energy
+
+RAPL_DIR = Path("/sys/class/powercap/intel-rapl:0")
+
+
+class EnergyMeter:
+    """Energy over a block: NVML's total-energy counter on GPU, the RAPL package counter on CPU."""
+
+    def __init__(self, device: str, rapl_dir: Path = RAPL_DIR) -> None:
+        self.device = device
+        self.rapl_dir = rapl_dir
+        self.reason: str | None = None
+        self.source: str | None = None
+        self._read: Callable[[], float] | None = None
+        self._wrap_j: float | None = None
+        self._setup()
+
+    def _setup(self) -> None:
+        if self.device.startswith("cuda"):
+            try:
+                nvml, handle = nvml_handle(self.device)
+                nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+            except Exception as exc:
+                self.reason = f"NVML energy counter unavailable: {exc}"
+                return
+            self._read = lambda: nvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1e3  # mJ -> J
+            self.source = "nvml"
+            return
+        counter = self.rapl_dir / "energy_uj"
+        try:
+            int(counter.read_text())
+        except (OSError, ValueError) as exc:
+            self.reason = f"RAPL not readable ({exc.__class__.__name__}: {counter})"
+            return
+        try:
+            self._wrap_j = int((self.rapl_dir / "max_energy_range_uj").read_text()) / 1e6
+        except (OSError, ValueError):
+            self._wrap_j = None
+        self._read = lambda: int(counter.read_text()) / 1e6
+        self.source = "rapl-package"
+
+    @contextmanager
+    def track(self, tokens: Callable[[], int]):
+        """Yields an Energy record filled in at the end; `tokens` tells how many were generated."""
+        energy = Energy(reason=self.reason, source=self.source)
+        if self._read is None:
+            yield energy
+            return
+        start = self._read()
+        try:
+            yield energy
+        finally:
+            delta = self._read() - start
+            if delta < 0 and self._wrap_j:  # the counter wrapped around once
+                delta += self._wrap_j
+            if delta >= 0:
+                energy.joules = delta
+                count = tokens()
+                energy.joules_per_token = delta / count if count else None
+            else:
+                energy.reason = "energy counter went backwards"

@@ -1,0 +1,392 @@
+"""The suite file: what to run. Validated whole before any cell starts; expanded into cells.
+
+Imports no torch: validating a suite is fast and works on any machine.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib.util
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bench.schema import Protocol, Setting, slugify
+
+DTYPES = ("float32", "float16", "bfloat16")
+# "int8": weight-only int8 (per-channel scales) through torch's int8 matmul kernels.
+QUANTIZATIONS = ("none", "int8")
+SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+
+
+class SuiteError(ValueError):
+    """An invalid suite; the message is one line naming the file, the model and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+def _positive_list(values: list[int]) -> list[int]:
+    if not values:
+        raise ValueError("must list at least one value")
+    for v in values:
+        if v < 1:
+            raise ValueError(f"must be positive, got {v}")
+    return values
+
+
+class SettingsMatrix(_Strict):
+    """Every combination of these values is one cell per model."""
+
+    dtype: list[str] = Field(default_factory=lambda: ["float32"])
+    quantization: list[str] = Field(default_factory=lambda: ["none"])
+    batch_size: list[int] = Field(default_factory=lambda: [1])
+    prompt_tokens: list[int] = Field(default_factory=lambda: [128])
+    new_tokens: list[int] = Field(default_factory=lambda: [32])
+
+    @field_validator("dtype", "quantization", "batch_size", "prompt_tokens", "new_tokens", mode="before")
+    @classmethod
+    def _scalar_to_list(cls, v: Any) -> Any:
+        return v if isinstance(v, list) else [v]
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, values: list[str]) -> list[str]:
+        for v in values:
+            if v not in DTYPES:
+                raise ValueError(f"unknown dtype {v!r}; use one of {', '.join(DTYPES)}")
+        return values
+
+    @field_validator("quantization", mode="before")
+    @classmethod
+    def _null_is_none(cls, values: Any) -> Any:
+        values = values if isinstance(values, list) else [values]
+        return ["none" if v is None else str(v) for v in values]
+
+    @field_validator("quantization")
+    @classmethod
+    def _known_quantization(cls, values: list[str]) -> list[str]:
+        for v in values:
+            if v not in QUANTIZATIONS:
+                raise ValueError(f"unknown quantization {v!r}; use one of {', '.join(QUANTIZATIONS)}")
+        return values
+
+    @field_validator("batch_size", "prompt_tokens", "new_tokens")
+    @classmethod
+    def _positive(cls, values: list[int]) -> list[int]:
+        return _positive_list(values)
+
+
+class PartialSettings(SettingsMatrix):
+    """A model's own override of some matrix keys; unset keys follow the suite."""
+
+    dtype: list[str] | None = None  # type: ignore[assignment]
+    quantization: list[str] | None = None  # type: ignore[assignment]
+    batch_size: list[int] | None = None  # type: ignore[assignment]
+    prompt_tokens: list[int] | None = None  # type: ignore[assignment]
+    new_tokens: list[int] | None = None  # type: ignore[assignment]
+
+
+class ModelSpec(_Strict):
+    """One model of a suite: exactly one of arch, path, hub or package says where it comes from."""
+
+    name: str = Field(min_length=1)
+    family: str | None = None
+    arch: str | None = None  # transformers model_type, built from its config with random weights
+    path: str | None = None  # a local checkpoint folder (relative to the suite file)
+    hub: str | None = None  # a hub id; needs the hub cache or the network
+    package: str | None = None  # an installed Python package that carries a checkpoint folder
+    gguf_file: str | None = None  # a GGUF file inside path/package
+    config: dict[str, Any] = Field(default_factory=dict)  # overrides of the default config
+    trust_remote_code: bool = False
+    optional: bool = False  # skip with a note when the checkpoint is not installed
+    settings: PartialSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        given = [k for k in ("arch", "path", "hub", "package") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of arch, path, hub, package"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if self.config and not self.arch:
+            raise ValueError("config overrides apply to arch models only")
+        return self
+
+    @property
+    def source(self) -> str:
+        for key in ("arch", "path", "hub", "package"):
+            if value := getattr(self, key):
+                return f"{key}:{value}"
+        raise AssertionError("validated to have one source")
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+    @property
+    def display_family(self) -> str:
+        return self.family or self.name
+
+
+class Suite(_Strict):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    warmup: int = Field(default=2, ge=0)
+    repeats: int = Field(default=5, ge=1)
+    min_duration_s: float = Field(default=0.0, ge=0)  # keep repeating until this much was timed
+    timeout_s: float = Field(default=600.0, gt=0)
+    memory_limit_gb: float | None = Field(default=None, gt=0)  # CPU: cap each cell's address space
+    seed: int = 0
+    models: list[ModelSpec] = Field(min_length=1)
+    settings: SettingsMatrix = Field(default_factory=SettingsMatrix)
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        if v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit()):
+            return v
+        raise ValueError(f"unknown device {v!r}; use auto, cpu, cuda or cuda:N")
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the matrix: a model at one setting. Its id hashes everything that shapes it."""
+
+    suite: str
+    model: ModelSpec
+    setting: Setting
+    protocol: Protocol
+    memory_limit_gb: float | None = None
+    seed: int = 0
+    base_dir: str = "."  # where relative model paths are resolved
+    id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        spec = {
+            "suite": self.suite,
+            "model": self.model.model_dump(mode="json", exclude={"optional", "settings"}),
+            "setting": self.setting.model_dump(mode="json"),
+            "protocol": self.protocol.model_dump(mode="json"),
+            "memory_limit_gb": self.memory_limit_gb,
+            "seed": self.seed,
+        }
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+        object.__setattr__(self, "id", digest)
+
+    @property
+    def label(self) -> str:
+        s = self.setting
+        quant = f" {s.quantization}" if s.quantization else ""
+        return f"{self.model.name} · {s.dtype}{quant} · b{s.batch_size} p{s.prompt_tokens} n{s.new_tokens}"
+
+
+@dataclass
+class Plan:
+    """What a suite expands to on a device: the cells, and models skipped with the reason."""
+
+    suite: Suite
+    path: Path
+    cells: list[Cell]
+    skipped: list[tuple[str, str]]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _describe_location(data: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    """'models[2] "Llama 3".config' style location from a pydantic error location."""
+    parts: list[str] = []
+    node: Any = data
+    for key in loc:
+        if isinstance(key, int):
+            name = (
+                node[key].get("name")
+                if isinstance(node, list) and key < len(node) and isinstance(node[key], dict)
+                else None
+            )
+            parts[-1] = f"{parts[-1]}[{key}]" + (f" {name!r}" if name else "")
+        else:
+            parts.append(str(key))
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts) or "(top level)"
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Parse and validate a suite file's structure; raise SuiteError with one clear line."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(f"{path}: no such suite file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SuiteError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise SuiteError(f"{path}: a suite is a mapping with at least 'name' and 'models'")
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _describe_location(data, tuple(err["loc"]))
+        msg = err["msg"].removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise SuiteError(f"{path}: {where}: {msg}{more}") from None
+    _check_names(path, suite)
+    return suite
+
+
+def _check_names(path: Path, suite: Suite) -> None:
+    seen: dict[str, str] = {}
+    for i, model in enumerate(suite.models):
+        for key in (model.name, model.slug):
+            if key in seen:
+                raise SuiteError(
+                    f"{path}: models[{i}] {model.name!r}.name: duplicates {seen[key]!r} (names and their slugs must be unique)"
+                )
+        seen[model.name] = seen[model.slug] = model.name
+
+
+def check_models(path: Path, suite: Suite) -> list[tuple[str, str]]:
+    """Check what needs transformers or the disk: arch names, config keys, paths.
+
+    Returns (model name, reason) for optional models that are not installed."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    skipped = []
+    for i, model in enumerate(suite.models):
+        where = f"{path}: models[{i}] {model.name!r}"
+        if model.arch:
+            if model.arch not in CONFIG_MAPPING_NAMES:
+                close = difflib.get_close_matches(model.arch, list(CONFIG_MAPPING_NAMES), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise SuiteError(f"{where}.arch: unknown architecture {model.arch!r}{hint}")
+            _check_config_keys(where, model)
+        elif model.path or model.package:
+            folder = resolve_folder(model, path.parent)
+            key = "path" if model.path else "package"
+            if folder is None or not folder.is_dir():
+                if model.optional:
+                    skipped.append((model.name, f"{key} {getattr(model, key)!r} is not installed"))
+                    continue
+                raise SuiteError(f"{where}.{key}: no checkpoint folder at {getattr(model, key)!r}")
+            if model.gguf_file and not (folder / model.gguf_file).is_file():
+                raise SuiteError(f"{where}.gguf_file: {model.gguf_file!r} not found in {folder}")
+    return skipped
+
+
+def _check_config_keys(where: str, model: ModelSpec) -> None:
+    from transformers import AutoConfig
+
+    known = set(AutoConfig.for_model(model.arch).to_dict())
+    for key in model.config:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SuiteError(f"{where}.config.{key}: not a field of {model.arch}'s config{hint}")
+
+
+def resolve_folder(model: ModelSpec, base_dir: Path) -> Path | None:
+    """The checkpoint folder of a path or package model, or None when it cannot be found."""
+    if model.path:
+        folder = Path(model.path).expanduser()
+        return folder if folder.is_absolute() else (base_dir / folder)
+    if model.package:
+        # find_spec locates the package without importing (and so without running) it.
+        spec = importlib.util.find_spec(model.package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return Path(list(spec.submodule_search_locations)[0])
+    return None
+
+
+def resolve_device(requested: str) -> str:
+    """'auto' becomes 'cuda' when NVML sees a GPU, else 'cpu' (without initialising CUDA here)."""
+    if requested != "auto":
+        return requested
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            return "cuda" if pynvml.nvmlDeviceGetCount() > 0 else "cpu"
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # no driver, no library: a CPU machine
+        return "cpu"
+
+
+def expand(suite: Suite, path: Path, device: str, skipped: list[tuple[str, str]] | None = None) -> Plan:
+    """Every cell of the matrix, in suite order (model, then settings)."""
+    skipped = skipped or []
+    skipped_names = {name for name, _ in skipped}
+    protocol = Protocol(
+        warmup=suite.warmup,
+        repeats=suite.repeats,
+        min_duration_s=suite.min_duration_s,
+        timeout_s=suite.timeout_s,
+    )
+    cells = []
+    for model in suite.models:
+        if model.name in skipped_names:
+            continue
+        own = model.settings.model_dump(exclude_none=True) if model.settings else {}
+        matrix = {**suite.settings.model_dump(), **own}
+        for dtype, quant, batch, prompt, new in itertools.product(
+            matrix["dtype"],
+            matrix["quantization"],
+            matrix["batch_size"],
+            matrix["prompt_tokens"],
+            matrix["new_tokens"],
+        ):
+            setting = Setting(
+                device=device,
+                dtype=dtype,
+                quantization=None if quant == "none" else quant,
+                batch_size=batch,
+                prompt_tokens=prompt,
+                new_tokens=new,
+            )
+            cells.append(
+                Cell(
+                    suite=suite.slug,
+                    model=model,
+                    setting=setting,
+                    protocol=protocol,
+                    memory_limit_gb=suite.memory_limit_gb,
+                    seed=suite.seed,
+                    base_dir=str(path.parent.resolve()),
+                )
+            )
+    return Plan(suite=suite, path=path, cells=cells, skipped=skipped)
+
+
+def plan(path: str | Path, device: str | None = None) -> Plan:
+    """Load, validate fully and expand a suite: the one entry point for run and validate."""
+    path = Path(path)
+    suite = load_suite(path)
+    skipped = check_models(path, suite)
+    return expand(suite, path, resolve_device(device or suite.device), skipped)
+
+
+def default_suite_path() -> Path:
+    """The embedded default: the GPU reference suite where a GPU is present, else the CPU suite."""
+    name = "gpu-reference.yaml" if resolve_device("auto") == "cuda" else "cpu-small.yaml"
+    return SUITES_DIR / name
