@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -71,11 +72,11 @@ def print_summary(console: Console, reports: list[runner.CellReport], wall_s: fl
     for row in runner.summary_rows(reports):
         style = styles.get(row["status"].split()[0], "")
         table.add_row(
-            row["cell"],
+            escape(row["cell"]),
             f"[{style}]{row['status']}[/]",
             _fmt(row["decode_tok_s"], ".1f"),
             _fmt(row["peak_gb"], ".3f"),
-            row["error"],
+            escape(row["error"]),
         )
     console.print(table)
     failures = runner.failure_counts(reports)
@@ -120,7 +121,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 p,
                 args.out,
                 redo=args.redo,
-                on_start=lambda cell, i, n: progress.update(task, description=cell.label),
+                on_start=lambda cell, i, n: progress.update(task, description=escape(cell.label)),
                 on_done=lambda report: progress.advance(task),
             )
         except runner.SweepLocked as exc:
@@ -185,4 +186,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args, Console(stderr=False))
+    return args.func(args, Console(soft_wrap=True))

@@ -144,7 +144,10 @@ def run_cell(
 
     ctx = ctx or _context()
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=child_main, args=(sender, cell, commit), name=f"cell-{cell.id}")
+    # The fork server's environment is from when it started; the cell sees the parent's as it is now.
+    process = ctx.Process(
+        target=child_main, args=(sender, cell, commit, dict(os.environ)), name=f"cell-{cell.id}"
+    )
     process.start()
     sender.close()
     payload: dict[str, Any] | None = None
