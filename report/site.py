@@ -677,7 +677,8 @@ def run_mkdocs(config: Path, site_dir: Path, strict: bool = True) -> float:
     """`mkdocs build` into a temporary folder, swapped in on success; returns seconds taken."""
     tmp = site_dir.with_name(site_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(config), "-d", str(tmp)]
+    # Not -q: it silences the warnings that --strict counts.
+    cmd = [sys.executable, "-m", "mkdocs", "build", "-f", str(config), "-d", str(tmp)]
     if strict:
         cmd.append("--strict")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
@@ -686,7 +687,8 @@ def run_mkdocs(config: Path, site_dir: Path, strict: bool = True) -> float:
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise SiteError(f"mkdocs build failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}".rstrip())
+        said = [line for line in (proc.stdout + proc.stderr).splitlines() if not line.startswith("INFO")]
+        raise SiteError(f"mkdocs build failed (exit {proc.returncode}):\n" + "\n".join(said))
     shutil.rmtree(site_dir, ignore_errors=True)
     tmp.rename(site_dir)
     return seconds
