@@ -136,6 +136,16 @@ def _describe_death(exitcode: int | None) -> tuple[str, ErrorInfo]:
     )
 
 
+def start_cell_server() -> float:
+    """Start the fork server (imports torch and transformers once) before the first cell, so no
+    cell's duration includes it; returns the seconds it took (0 when already running)."""
+    from multiprocessing import forkserver
+
+    start = time.perf_counter()
+    forkserver.ensure_running()
+    return time.perf_counter() - start
+
+
 def run_cell(
     cell: Cell, commit: str | None, ctx: multiprocessing.context.BaseContext | None = None
 ) -> dict[str, Any]:
@@ -229,6 +239,7 @@ def sweep(
     commit = git_commit()
     ctx = _context(plan)
     with sweep_lock(out_dir / plan.suite.slug):
+        start_cell_server()
         for index, cell in enumerate(plan.cells):
             path = result_path(out_dir, cell)
             if on_start:

@@ -1,0 +1,135 @@
+"""`python -m bench.perf`: the bench's own speed and accuracy, measured side by side in one run.
+
+1. Bare torch, in this process: a plain greedy loop over each model and shape, no harness.
+2. The same 6 cells through the real sweep (fork server, one process per cell, result files).
+Prints the sweep's wall time, the per-cell overhead beyond the timed model work, and each cell's
+decode tok/s next to bare torch's (ratio) with the coefficient of variation across repeats.
+Targets (issue 2): sweep <= 30 s, overhead <= 2 s a cell, ratio within 10 %, CV < 5 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+TINY = {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4, "num_attention_heads": 8,
+        "num_key_value_heads": 2, "vocab_size": 32000}  # fmt: skip
+SUITE = {
+    "name": "perf-six",
+    "device": "cpu",
+    "warmup": 2,
+    "repeats": 5,
+    "timeout_s": 300,
+    "models": [
+        {"name": "Llama tiny", "family": "Llama", "arch": "llama", "config": TINY},
+        {"name": "Qwen2 tiny", "family": "Qwen", "arch": "qwen2", "config": TINY},
+        {"name": "Mixtral tiny", "family": "Mistral", "arch": "mixtral",
+         "config": {**TINY, "intermediate_size": 512, "num_local_experts": 8, "num_experts_per_tok": 2}},
+    ],  # fmt: skip
+    "settings": {"dtype": ["float32"], "batch_size": [1, 4], "prompt_tokens": [128], "new_tokens": [32]},
+}
+
+
+def bare_torch_decode(arch: str, config: dict, batch: int, prompt: int, new: int, warmup: int, repeats: int) -> list[float]:
+    """Decode tok/s of each repeat from a plain loop in this process: the figure to match."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, DynamicCache
+
+    from bench.measure import _forward_kwargs
+
+    cfg = AutoConfig.for_model(arch, **config, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    model = AutoModelForCausalLM.from_config(cfg).eval()
+    cache_kw, _ = _forward_kwargs(model)
+    ids = torch.randint(3, cfg.vocab_size, (batch, prompt), generator=torch.Generator().manual_seed(0))
+    rates = []
+    with torch.inference_mode():
+        for i in range(warmup + repeats):
+            cache = DynamicCache(config=model.config)
+            out = model(input_ids=ids, use_cache=True, **{cache_kw: cache})
+            nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+            t0 = time.perf_counter()
+            for _ in range(new - 1):
+                nxt = model(input_ids=nxt, use_cache=True, **{cache_kw: cache}).logits[:, -1].argmax(-1, keepdim=True)
+            if i >= warmup:
+                rates.append(batch * (new - 1) / (time.perf_counter() - t0))
+    del model
+    gc.collect()
+    return rates
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__.split("\n\n")[0])
+    parser.parse_args(argv)
+    console = Console(soft_wrap=True, width=150)
+    from bench import runner
+    from bench.suite import plan
+
+    settings = SUITE["settings"]
+    bare: dict[tuple[str, int], list[float]] = {}
+    console.print("bare torch, in process ...")
+    for model in SUITE["models"]:
+        for batch in settings["batch_size"]:
+            bare[(model["name"], batch)] = bare_torch_decode(
+                model["arch"], model["config"], batch, settings["prompt_tokens"][0], settings["new_tokens"][0],
+                SUITE["warmup"], SUITE["repeats"],
+            )  # fmt: skip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        suite_path = Path(tmp) / "perf-six.yaml"
+        suite_path.write_text(yaml.safe_dump(SUITE))
+        console.print("the same cells through the sweep ...")
+        start = time.perf_counter()
+        p = plan(suite_path)
+        runner._context(p)  # the preload list the sweep will use
+        server_s = runner.start_cell_server()
+        reports = runner.sweep(p, Path(tmp) / "results")
+        wall_s = time.perf_counter() - start
+
+    table = Table(title="decode tok/s: gpuscape sweep vs bare torch (same shapes, same run)", title_justify="left")
+    for col in ("cell", "sweep", "bare", "ratio", "CV sweep", "cell wall s", "model work s", "overhead s"):
+        table.add_column(col, justify="left" if col == "cell" else "right")
+    overheads, ratios, cvs = [], [], []
+    for report in reports:
+        r = report.result
+        m = r.metrics
+        if r.status != "ok":
+            table.add_row(report.cell.label, r.status, "", "", "", f"{r.duration_s:.2f}", "", "")
+            continue
+        per_token = m.decode.per_token_s
+        runs = r.protocol.warmup + m.e2e.latency_s.n
+        work_s = runs * m.e2e.latency_s.mean  # warmup runs take as long as timed ones
+        overhead = r.duration_s - work_s
+        ref = statistics.median(bare[(r.model.name, r.setting.batch_size)])
+        ratio = m.decode.tokens_per_s / ref
+        cv = per_token.stdev / per_token.mean
+        overheads.append(overhead)
+        ratios.append(ratio)
+        cvs.append(cv)
+        table.add_row(
+            report.cell.label, f"{m.decode.tokens_per_s:.1f}", f"{ref:.1f}", f"{ratio:.3f}", f"{cv:.1%}",
+            f"{r.duration_s:.2f}", f"{work_s:.2f}", f"{overhead:.2f}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"sweep wall time: {wall_s:.1f} s for {len(reports)} cells (target <= 30 s), of which {server_s:.1f} s "
+        f"starting the fork server once (imports torch, transformers and the models' code)\n"
+        f"per-cell overhead beyond timed model work (spawn + build + teardown): median {statistics.median(overheads):.2f} s, "
+        f"max {max(overheads):.2f} s (target <= 2 s)\n"
+        f"decode tok/s ratio sweep / bare torch: median {statistics.median(ratios):.3f}, "
+        f"range {min(ratios):.3f}..{max(ratios):.3f} (target within 0.90..1.10)\n"
+        f"coefficient of variation of per-token decode latency: median {statistics.median(cvs):.1%}, "
+        f"max {max(cvs):.1%} (target < 5 %)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
