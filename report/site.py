@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,7 +37,14 @@ from report.findings import HardwareFindings, findings, hardware_name
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def _repo_root() -> Path:
+    """The checkout holding mkdocs.yml: this package's parent (editable install) or the cwd."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "mkdocs.yml").is_file() else Path.cwd()
+
+
+REPO_ROOT = _repo_root()
 TEMPLATES_DIR = REPO_ROOT / "templates" / "site"
 SITE_SOURCES = REPO_ROOT / "site"
 MKDOCS_BASE = REPO_ROOT / "mkdocs.yml"
@@ -309,13 +317,13 @@ def lean_figure(fig: Any) -> Any:
     return fig
 
 
-def embed(fig: Any, div_id: str) -> Markup:
+def embed(fig: Any, div_id: str, modebar: bool = True) -> Markup:
     """plotly's HTML for a page: no plotly.js (the page head loads it once), a fixed div id."""
     html = lean_figure(fig).to_html(
         full_html=False,
         include_plotlyjs=False,
         div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
+        config={"displaylogo": False, "responsive": True, "displayModeBar": modebar},
     )
     return Markup(html)  # plotly's own output; it escapes <, > and / inside its JSON
 
@@ -530,7 +538,9 @@ def plan_site(results: Sequence[Result], site_sources: Path = SITE_SOURCES, char
         page.notes = hand_written(site_sources / MODELS_DIR / f"{page.slug}.md", top_level=3)
         if page.explanation.breakdown:
             fig = breakdown_figure(page.explanation.breakdown)
-            page.breakdown_chart = Chart("Parameters by part", embed(fig, f"chart-{page.slug}-params"))
+            page.breakdown_chart = Chart(
+                "Parameters by part", embed(fig, f"chart-{page.slug}-params", modebar=False)
+            )
         if charts:
             page.charts = model_charts(page)
     _warn_orphan_notes(site_sources / MODELS_DIR, {p.slug for p in models})
@@ -559,8 +569,8 @@ def render_docs(
     templates: Path = TEMPLATES_DIR,
     charts: bool = True,
 ) -> list[Path]:
-    """Write the Markdown pages, the raw JSON and plotly.min.js into `docs_dir` (replaced
-    whole, via a temporary folder). Returns the page paths, home first."""
+    """Write the Markdown pages, the raw JSON and plotly.min.js into `docs_dir` (rendered into
+    a temporary folder first, then synced). Returns the page paths, home first."""
     pages = plan_site(results, site_sources, charts=charts)
     env = template_env(templates)
     tmp = docs_dir.with_name(docs_dir.name + ".tmp")
@@ -575,9 +585,32 @@ def render_docs(
         written.append(_write(tmp / MODELS_DIR / f"{page.slug}.md", text))
     _write_raw(pages, tmp)
     _copy_plotly(tmp / PLOTLY_JS)
-    shutil.rmtree(docs_dir, ignore_errors=True)
-    tmp.rename(docs_dir)
+    sync_tree(tmp, docs_dir)
+    shutil.rmtree(tmp)
     return [docs_dir / p.relative_to(tmp) for p in written]
+
+
+def sync_tree(source: Path, dest: Path) -> None:
+    """Make `dest` a copy of `source`, touching only files that changed (so `mkdocs serve`
+    rebuilds what changed and a half-rendered tree never replaces a good one)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = {p.relative_to(source) for p in source.rglob("*") if p.is_file()}
+    for path in sorted(dest.rglob("*"), reverse=True):
+        rel = path.relative_to(dest)
+        if path.is_file() and rel not in wanted:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    for rel in sorted(wanted):
+        src, dst = source / rel, dest / rel
+        if (
+            dst.is_file()
+            and dst.stat().st_size == src.stat().st_size
+            and dst.read_bytes() == src.read_bytes()
+        ):
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -726,3 +759,56 @@ def build_site(
     seconds = run_mkdocs(config, out / "site", strict=strict)
     log.info("mkdocs built %d pages in %.1f s", len(pages), seconds)
     return out / "site"
+
+
+def _stamp(*roots: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of every file under `roots`."""
+    files = [
+        p for root in roots for p in ([root] if root.is_file() else sorted(root.rglob("*"))) if p.is_file()
+    ]
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+
+
+def serve_site(
+    results: Sequence[Result],
+    out_dir: Path | str,
+    *,
+    dev_addr: str = "127.0.0.1:8000",
+    site_sources: Path = SITE_SOURCES,
+    templates: Path = TEMPLATES_DIR,
+    mkdocs_base: Path = MKDOCS_BASE,
+    charts: bool = True,
+    poll_s: float = 0.5,
+    stop: threading.Event | None = None,
+) -> int:
+    """Render the docs and run `mkdocs serve` on them at `dev_addr`; whenever site/, templates/
+    or mkdocs.yml change, render again (mkdocs then rebuilds and reloads the browser). Blocks
+    until mkdocs exits, Ctrl-C, or `stop` is set; returns mkdocs' exit status."""
+    out = Path(out_dir).resolve()
+    docs = out / "docs"
+
+    def render() -> Path:
+        pages = render_docs(results, docs, site_sources=site_sources, templates=templates, charts=charts)
+        return write_mkdocs_config(out, pages, base=mkdocs_base, docs_dir=docs)
+
+    config = render()
+    cmd = [sys.executable, "-m", "mkdocs", "serve", "-f", str(config), "-a", dev_addr]
+    proc = subprocess.Popen(cmd, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
+    watched = (site_sources, templates, mkdocs_base)
+    stamp = _stamp(*watched)
+    try:
+        while proc.poll() is None and not (stop and stop.is_set()):
+            time.sleep(poll_s)
+            if (now := _stamp(*watched)) != stamp:
+                stamp = now
+                try:
+                    render()
+                except (jinja2.TemplateError, OSError, yaml.YAMLError) as error:
+                    log.error("site not re-rendered: %s", error)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait()
+    return proc.returncode

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
+import threading
+import time
+import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -246,3 +250,44 @@ def test_shift_headings_skips_code_fences():
     assert shift_headings(NOTES, 3).splitlines()[0] == "### How we use it"
     assert "# a comment, not a heading" in shift_headings(NOTES, 3)
     assert shift_headings("### Already deep\n", 3) == "### Already deep\n"
+
+
+def test_serve_rerenders_when_a_hand_written_page_changes(tmp_path, results, sources):
+    port = _free_port()
+    live = tmp_path / "sources"
+    shutil.copytree(sources, live)
+    stop = threading.Event()
+    args = dict(dev_addr=f"127.0.0.1:{port}", site_sources=live, charts=False, poll_s=0.2, stop=stop)
+    server = threading.Thread(
+        target=site_module.serve_site, args=(results[:4], tmp_path / "out"), kwargs=args
+    )
+    server.start()
+    try:
+        assert "LLM inference, measured" in _wait_for(f"http://127.0.0.1:{port}/index.html", "measured")
+        (live / "index.md").write_text("# Freshly edited\n\nNew words.\n")
+        assert "New words." in _wait_for(f"http://127.0.0.1:{port}/index.html", "New words.")
+    finally:
+        stop.set()
+        server.join(timeout=20)
+    assert not server.is_alive()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, text: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    body = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                body = response.read().decode()
+            if text in body:
+                return body
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never showed {text!r}; last body {body[:200]!r}")
