@@ -130,6 +130,10 @@ class Roofline(_Model):
     efficiency: float | None = Field(default=None, ge=0)  # measured / bound; > 1 means something is wrong
     fits: bool | None = None
     reason: str | None = None
+    # What the bound was computed from, so a CPU's probed figures stay with its results.
+    bandwidth_bytes_per_s: float | None = Field(default=None, gt=0)
+    peak_flops: float | None = Field(default=None, gt=0)  # at the matmuls' compute dtype
+    limit: Literal["memory", "compute"] | None = None  # the term that binds the decode step
 
 
 class Metrics(_Model):

@@ -228,8 +228,10 @@ def _describe_location(data: dict[str, Any], loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Parse and validate a suite file's structure; raise SuiteError with one clear line."""
+def load_suite(path: str | Path, model: type[Suite] | None = None) -> Suite:
+    """Parse and validate a suite file's structure; raise SuiteError with one clear line.
+
+    `model` validates another kind of suite (bench.estimate's adds hardware and quantizations)."""
     path = Path(path)
     if not path.is_file():
         raise SuiteError(f"{path}: no such suite file")
@@ -242,7 +244,7 @@ def load_suite(path: str | Path) -> Suite:
     if not isinstance(data, dict):
         raise SuiteError(f"{path}: a suite is a mapping with at least 'name' and 'models'")
     try:
-        suite = Suite.model_validate(data)
+        suite = (model or Suite).model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = _describe_location(data, tuple(err["loc"]))

@@ -1,0 +1,520 @@
+"""The roofline: what a model could do on a device at most, and how close a measurement comes.
+
+Decode is bound by memory: every step reads the active weights once for the whole batch, plus each
+sequence's KV cache. It is also bound by compute: 2 FLOPs per active matmul weight per token, plus
+attention. A step takes at least max(bytes / bandwidth, FLOPs / peak), so
+
+    decode tokens/s <= batch / max(step bytes / bandwidth, step FLOPs / peak FLOP/s).
+
+Prefill is the same sum over the whole prompt (there compute dominates). The model side is counted
+from the real transformers module tree built on the meta device (no memory, a 70B config in about a
+second); the hardware side comes from bench.hardware. Pure arithmetic below `model_shape`.
+
+Choices that keep the bound an upper bound (a measurement above it means something is wrong):
+- the input embedding is a gather: a step reads one row per token, not the table (the output head,
+  tied or not, is a full matmul and is read whole);
+- quantized schemes quantize every matmul weight except the output head (as bench.quant does);
+- a mixture of experts reads the experts its batch routes to: top-k for one token, and under uniform
+  routing the expected number of distinct experts, E * (1 - (1 - k/E)^tokens), for a batch;
+- attention kernels are assumed fused (SDPA): no score matrix is read or written;
+- context per decode step is the mean over the timed steps, prompt + new_tokens / 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from bench.schema import Params, Result, Roofline, Setting
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
+
+    from bench.hardware import Hardware
+
+log = logging.getLogger(__name__)
+
+DTYPE_BITS = {"float32": 32, "float16": 16, "bfloat16": 16}
+
+
+# --------------------------------------------------------------------------- quantization schemes
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """How a quantization stores matmul weights and the KV cache, and what its matmuls run at."""
+
+    name: str
+    description: str
+    weight_bits: int | None = None  # None: matmul weights stay at the model dtype
+    group_size: int | None = None  # weights that share one group scale
+    group_meta_bits: int = 0  # scale + zero-point bits stored per group
+    channel_scale: bool = False  # one scale per output channel, at the model dtype
+    kv_bits: int | None = None  # None: the KV cache stays at the model dtype
+    kv_meta_bits: int = 0  # scale + zero-point bits per head, per token, for K and for V each
+    compute: str | None = None  # the peak the matmuls run at; None: the model dtype's
+
+    def matmul_bytes(self, numel: float, rows: float, dtype_bits: int) -> float:
+        """Bytes of `numel` matmul weights with `rows` output channels, scales included."""
+        if self.weight_bits is None:
+            return numel * dtype_bits / 8
+        bits = numel * self.weight_bits
+        if self.group_size:
+            bits += numel / self.group_size * self.group_meta_bits
+        if self.channel_scale:
+            bits += rows * dtype_bits
+        return bits / 8
+
+    def kv_bytes(self, values: float, head_dim: int, dtype_bits: int) -> float:
+        """Bytes of `values` cached key or value numbers (head_dim of them share a scale)."""
+        if self.kv_bits is None:
+            return values * dtype_bits / 8
+        return (values * self.kv_bits + values / head_dim * self.kv_meta_bits) / 8
+
+    def compute_dtype(self, dtype: str) -> str:
+        return self.compute or dtype
+
+
+SCHEMES: dict[str, Scheme] = {
+    s.name: s
+    for s in [
+        Scheme("none", "weights, activations and KV cache at the model dtype"),
+        Scheme(
+            "int8",
+            "weight-only int8 with one scale per output channel (bench.quant's layout); "
+            "activations and KV cache at the model dtype",
+            weight_bits=8,
+            channel_scale=True,
+        ),
+        Scheme(
+            "int4",
+            "weight-only 4-bit in groups of 128 with a 16-bit scale and a 4-bit zero point per group "
+            "(AWQ/GPTQ-style W4A16); activations and KV cache at the model dtype",
+            weight_bits=4,
+            group_size=128,
+            group_meta_bits=16 + 4,
+        ),
+        Scheme(
+            "qoq",
+            "W4A8KV4 as in QServe's QoQ: 4-bit weights with a per-channel scale and per-group (128) "
+            "8-bit scale and 4-bit zero; 8-bit activations, so matmuls run at the INT8 peak; "
+            "4-bit KV cache with a 16-bit scale and zero per head and token",
+            weight_bits=4,
+            group_size=128,
+            group_meta_bits=8 + 4,
+            channel_scale=True,
+            kv_bits=4,
+            kv_meta_bits=16 + 16,
+            compute="int8",
+        ),
+    ]
+}
+
+
+def scheme(quantization: str | None) -> Scheme:
+    """The scheme of a setting's quantization (None means none)."""
+    name = quantization or "none"
+    try:
+        return SCHEMES[name]
+    except KeyError:
+        raise KeyError(f"unknown quantization {name!r}; the roofline knows {', '.join(SCHEMES)}") from None
+
+
+# --------------------------------------------------------------------------- the model's shape
+
+
+@dataclass(frozen=True)
+class LayerAttention:
+    heads: int
+    kv_heads: int
+    head_dim: int
+    window: int | None  # sliding window: at most this many positions attended and cached
+
+    def positions(self, context: float) -> float:
+        """Positions attended (and cached) at this context length."""
+        return context if self.window is None else min(context, self.window)
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Parameter counts grouped by how a forward pass reads them, and each layer's attention.
+
+    matmul + routed + head + gathered + other == params.total."""
+
+    params: Params
+    matmul: int  # dense matmul weights (every Linear and Conv1D but the output head)
+    matmul_rows: int  # their output channels, for per-channel scales
+    routed: int  # routed expert weights, all experts of all MoE layers
+    routed_rows: int
+    experts: int  # routed experts per MoE layer (1 for a dense model)
+    top_k: int  # experts each token uses
+    head: int  # output head (the input embedding when tied), at the model dtype
+    gathered: int  # tables a token reads one row of: untied input embedding, learned positions
+    gathered_row: int  # values read from those tables per token
+    other: int  # norms and biases: read whole every pass, at the model dtype
+    hidden: int
+    mlp_width: int  # MLP intermediate values per token (top-k experts' for a MoE)
+    vocab: int
+    layers: tuple[LayerAttention, ...]
+
+    @property
+    def routed_active(self) -> float:
+        """Routed weights one token multiplies by: top-k of E."""
+        return self.routed * self.top_k / self.experts if self.routed else 0.0
+
+    def routed_fraction_read(self, tokens: float) -> float:
+        """Share of the routed weights a pass over `tokens` tokens reads, under uniform routing."""
+        if not self.routed:
+            return 0.0
+        return 1.0 - (1.0 - self.top_k / self.experts) ** tokens
+
+    def kv_bytes_per_position(self, scheme: Scheme, dtype_bits: int) -> list[float]:
+        """Bytes one cached position costs in each layer: keys and values."""
+        return [
+            2 * scheme.kv_bytes(layer.kv_heads * layer.head_dim, layer.head_dim, dtype_bits)
+            for layer in self.layers
+        ]
+
+
+def model_shape(config: PretrainedConfig) -> ModelShape:
+    """Count a config's weights by kind on the meta device (no memory) and read its attention."""
+    return _shape_cached(json.dumps(config.to_dict(), sort_keys=True, default=str))
+
+
+@lru_cache(maxsize=64)
+def _shape_cached(config_json: str) -> ModelShape:
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.pytorch_utils import Conv1D
+
+    from bench.models import _first_attr, count_params, text_config
+
+    config = config_from_dict(json.loads(config_json))
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    params = count_params(model)
+    head = model.get_output_embeddings()
+    embed = model.get_input_embeddings()
+    head_ids = {id(head.weight)} if head is not None else set()
+    counts = dict.fromkeys(("matmul", "matmul_rows", "routed", "routed_rows", "gathered", "gathered_row"), 0)
+    claimed = set(head_ids)  # tensors already counted (tied weights appear under two names)
+    for name, module in model.named_modules():
+        for pname, p in module.named_parameters(recurse=False):
+            if id(p) in claimed:
+                continue
+            full = f"{name}.{pname}"
+            if ".experts." in f".{full}." and p.dim() >= 2:
+                counts["routed"] += p.numel()
+                counts["routed_rows"] += p.numel() // p.shape[-1]  # F.linear(x, W[e]): last dim is in
+            elif isinstance(module, torch.nn.Embedding) and pname == "weight":
+                counts["gathered"] += p.numel()
+                counts["gathered_row"] += p.shape[1]
+            elif isinstance(module, (torch.nn.Linear, Conv1D)) and pname == "weight":
+                counts["matmul"] += p.numel()
+                counts["matmul_rows"] += (
+                    module.out_features if isinstance(module, torch.nn.Linear) else module.nf
+                )
+            else:
+                continue
+            claimed.add(id(p))
+    head_params = head.weight.numel() if head is not None else 0
+    if head is not None and head.weight is embed.weight:
+        # Tied: the table is the output head (read whole), and the lookup is a gather of it.
+        counts["gathered_row"] += embed.weight.shape[1]
+    other = params.total - head_params - sum(counts[k] for k in ("matmul", "routed", "gathered"))
+    cfg = text_config(config)
+    experts = _first_attr(cfg, "num_local_experts", "num_experts", "n_routed_experts") or 1
+    top_k = _first_attr(cfg, "num_experts_per_tok", "moe_top_k", "top_k") or 1
+    if not counts["routed"]:
+        experts = top_k = 1
+    hidden = cfg.hidden_size
+    width = _first_attr(cfg, "moe_intermediate_size", "intermediate_size", "n_inner") or 4 * hidden
+    return ModelShape(
+        params=params,
+        matmul=counts["matmul"],
+        matmul_rows=counts["matmul_rows"],
+        routed=counts["routed"],
+        routed_rows=counts["routed_rows"],
+        experts=experts,
+        top_k=top_k,
+        head=head_params,
+        gathered=counts["gathered"],
+        gathered_row=counts["gathered_row"],
+        other=other,
+        hidden=hidden,
+        mlp_width=width * (top_k if counts["routed"] else 1),
+        vocab=cfg.vocab_size,
+        layers=attention_layers(cfg),
+    )
+
+
+def attention_layers(cfg: PretrainedConfig) -> tuple[LayerAttention, ...]:
+    """Each layer's heads, KV heads, head size and sliding window, as transformers' cache sees them."""
+    from transformers.cache_utils import get_layer_types_and_kwargs
+
+    heads = cfg.num_attention_heads
+    kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    layer_types, kwargs = get_layer_types_and_kwargs(cfg)
+    layers = []
+    for layer_type, extra in zip(layer_types, kwargs, strict=True):
+        if layer_type == "dummy":  # no attention or a shared cache: nothing cached or read here
+            continue
+        layers.append(LayerAttention(heads, kv_heads, head_dim, extra.get("sliding_window")))
+    return tuple(layers)
+
+
+def config_from_dict(data: dict[str, Any]) -> PretrainedConfig:
+    """Rebuild a transformers config from its to_dict() form (as result files store it)."""
+    from transformers import AutoConfig
+
+    data = dict(data)
+    model_type = data.pop("model_type", None)
+    if not model_type:
+        raise ValueError("the config has no model_type")
+    return AutoConfig.for_model(model_type, **data)
+
+
+# --------------------------------------------------------------------------- costs
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one forward pass moves and computes, and the least time it can take on a device."""
+
+    bytes: float
+    flops: float
+    compute: str  # which peak the matmuls run at
+
+    def seconds(self, hw: Hardware) -> tuple[float, str]:
+        """(lower bound on time, "memory" or "compute": the term that binds)."""
+        memory_s = self.bytes / hw.bandwidth_bytes_per_s
+        peak = hw.peak(self.compute)
+        compute_s = self.flops / peak if peak else 0.0
+        return (compute_s, "compute") if compute_s > memory_s else (memory_s, "memory")
+
+
+def weight_bytes_read(shape: ModelShape, sch: Scheme, dtype: str, tokens: float) -> float:
+    """Weight bytes a pass over `tokens` tokens reads: each weight once, whatever the batch."""
+    bits = DTYPE_BITS[dtype]
+    routed = sch.matmul_bytes(shape.routed, shape.routed_rows, bits) * shape.routed_fraction_read(tokens)
+    return (
+        sch.matmul_bytes(shape.matmul, shape.matmul_rows, bits)
+        + routed
+        + (shape.head + shape.other + tokens * shape.gathered_row) * bits / 8
+    )
+
+
+def weight_bytes_stored(shape: ModelShape, sch: Scheme, dtype: str) -> float:
+    """Bytes all weights take in memory at the dtype and quantization."""
+    bits = DTYPE_BITS[dtype]
+    return (
+        sch.matmul_bytes(shape.matmul, shape.matmul_rows, bits)
+        + sch.matmul_bytes(shape.routed, shape.routed_rows, bits)
+        + (shape.head + shape.gathered + shape.other) * bits / 8
+    )
+
+
+def kv_cache_bytes(shape: ModelShape, sch: Scheme, dtype: str, batch: int, positions: float) -> float:
+    """KV cache of `batch` sequences of `positions` positions (sliding layers keep their window)."""
+    per_position = shape.kv_bytes_per_position(sch, DTYPE_BITS[dtype])
+    return batch * sum(
+        b * layer.positions(positions) for b, layer in zip(per_position, shape.layers, strict=True)
+    )
+
+
+def matmul_flops_per_token(shape: ModelShape) -> float:
+    """2 FLOPs (multiply, add) per weight a token multiplies by, output head included."""
+    return 2 * (shape.matmul + shape.routed_active + shape.head)
+
+
+def decode_step(shape: ModelShape, sch: Scheme, dtype: str, batch: int, context: float) -> Work:
+    """One decode step of `batch` sequences, each attending `context` positions (its new one too)."""
+    attention_flops = sum(
+        4 * layer.heads * layer.head_dim * layer.positions(context) for layer in shape.layers
+    )
+    return Work(
+        bytes=weight_bytes_read(shape, sch, dtype, batch) + kv_cache_bytes(shape, sch, dtype, batch, context),
+        flops=batch * (matmul_flops_per_token(shape) + attention_flops),
+        compute=sch.compute_dtype(dtype),
+    )
+
+
+def prefill(shape: ModelShape, sch: Scheme, dtype: str, batch: int, prompt: int) -> Work:
+    """The prompt pass: every prompt token through the matmuls, causal attention, KV written once.
+
+    The output head runs for the last position only (the bench asks for logits_to_keep=1)."""
+    tokens = batch * prompt
+    attention_flops = batch * sum(
+        4 * layer.heads * layer.head_dim * _causal_pairs(prompt, layer.window) for layer in shape.layers
+    )
+    body = 2 * (shape.matmul + shape.routed_active)
+    return Work(
+        bytes=weight_bytes_read(shape, sch, dtype, tokens) + kv_cache_bytes(shape, sch, dtype, batch, prompt),
+        flops=tokens * body + batch * 2 * shape.head + attention_flops,
+        compute=sch.compute_dtype(dtype),
+    )
+
+
+def _causal_pairs(prompt: int, window: int | None) -> float:
+    """Query-key pairs of causal attention over a prompt: sum over i = 1..prompt of min(i, window)."""
+    if window is None or prompt <= window:
+        return prompt * (prompt + 1) / 2
+    return window * (window + 1) / 2 + (prompt - window) * window
+
+
+def activation_bytes(shape: ModelShape, dtype: str, batch: int, prompt: int) -> float:
+    """Peak activations, in prefill: a handful of hidden-size tensors, q/k/v and the MLP's
+    intermediate for every prompt token, plus float32 logits for the last position.
+
+    An estimate (allocator behaviour varies); it assumes a fused attention kernel, which never
+    materialises the prompt x prompt score matrix."""
+    tokens = batch * prompt
+    layer = shape.layers[0] if shape.layers else LayerAttention(1, 1, shape.hidden, None)
+    qkv = (layer.heads + 2 * layer.kv_heads) * layer.head_dim
+    per_token = 4 * shape.hidden + qkv + 3 * shape.mlp_width
+    return tokens * per_token * DTYPE_BITS[dtype] / 8 + batch * shape.vocab * 4
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights: float
+    kv_cache: float
+    activations: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.kv_cache + self.activations
+
+
+def memory_estimate(shape: ModelShape, setting: Setting) -> MemoryEstimate:
+    """Weights + the KV cache at its final length for the whole batch + prefill activations."""
+    sch, dtype = scheme(setting.quantization), setting.dtype
+    final_positions = setting.prompt_tokens + setting.new_tokens - 1
+    return MemoryEstimate(
+        weights=weight_bytes_stored(shape, sch, dtype),
+        kv_cache=kv_cache_bytes(shape, sch, dtype, setting.batch_size, final_positions),
+        activations=activation_bytes(shape, dtype, setting.batch_size, setting.prompt_tokens),
+    )
+
+
+def mean_decode_context(setting: Setting) -> float:
+    """Mean positions attended over the timed decode steps: prompt + 1 ... prompt + new - 1."""
+    return setting.prompt_tokens + setting.new_tokens / 2
+
+
+# --------------------------------------------------------------------------- the bound
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The decode roofline of one setting on one device."""
+
+    step: Work
+    batch: int
+    seconds_per_step: float
+    limit: str  # "memory" or "compute"
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.batch / self.seconds_per_step
+
+    @property
+    def bytes_per_token(self) -> float:
+        return self.step.bytes / self.batch
+
+    @property
+    def flops_per_token(self) -> float:
+        return self.step.flops / self.batch
+
+
+def decode_bound(shape: ModelShape, setting: Setting, hw: Hardware) -> Bound:
+    """Decode tokens/s at most: batch / max(step bytes / bandwidth, step FLOPs / peak)."""
+    sch = scheme(setting.quantization)
+    step = decode_step(shape, sch, setting.dtype, setting.batch_size, mean_decode_context(setting))
+    seconds, limit = step.seconds(hw)
+    return Bound(step=step, batch=setting.batch_size, seconds_per_step=seconds, limit=limit)
+
+
+def roofline(
+    shape: ModelShape, setting: Setting, hw: Hardware, measured_tokens_per_s: float | None = None
+) -> Roofline:
+    """The result file's roofline block for a setting on a device, with the efficiency of a measurement."""
+    bound = decode_bound(shape, setting, hw)
+    notes = []
+    peak = hw.peak(bound.step.compute)
+    if peak is None:
+        notes.append(f"no {bound.step.compute} peak for {hw.id} in the catalog: memory-only bound")
+    weights = weight_bytes_read(shape, scheme(setting.quantization), setting.dtype, setting.batch_size)
+    if hw.cache_bytes and weights <= hw.cache_bytes:
+        notes.append(
+            f"weights read per step ({weights / 2**20:.0f} MiB) fit in the {hw.cache_bytes / 2**20:.0f} MiB "
+            "last-level cache, so DRAM bandwidth is not a hard bound here"
+        )
+    efficiency = None
+    if measured_tokens_per_s is not None:
+        efficiency = measured_tokens_per_s / bound.tokens_per_s
+        if efficiency > 1:
+            notes.append(
+                f"measured {measured_tokens_per_s:.1f} tok/s exceeds the bound {bound.tokens_per_s:.1f} tok/s "
+                f"({efficiency:.0%}): the measurement or the model of it is wrong"
+            )
+    return Roofline(
+        hardware=hw.id,
+        bytes_per_token=bound.bytes_per_token,
+        flops_per_token=bound.flops_per_token,
+        bound_tokens_per_s=bound.tokens_per_s,
+        efficiency=efficiency,
+        bandwidth_bytes_per_s=hw.bandwidth_bytes_per_s,
+        peak_flops=peak,
+        limit=bound.limit,
+        reason="; ".join(notes) or None,
+    )
+
+
+# --------------------------------------------------------------------------- measured results
+
+
+def hardware_of(result: Result) -> tuple[Hardware | None, str | None]:
+    """The device a measured result ran on, from the catalog (GPU) or the probe (CPU)."""
+    from bench import hardware
+
+    if result.setting.device.startswith("cpu"):
+        return hardware.this_cpu(), None
+    gpu = result.environment.gpu
+    if gpu is None:
+        return None, "the result names no GPU"
+    found = hardware.match_gpu(gpu.name)
+    if found is None:
+        return None, f"GPU {gpu.name!r} is not in bench/hardware.yaml"
+    return found, None
+
+
+def annotate(result: Result, hw: Hardware | None = None) -> Result:
+    """A copy of a measured result with `metrics.roofline` filled for the hardware it ran on.
+
+    hw defaults to the result's own device (catalog GPU by name, or this CPU's probed figures).
+    Never raises for a result it cannot place: the roofline's `reason` says why it is empty.
+    An efficiency above 100 % is logged as a warning and named in `reason`."""
+    reason = None
+    if hw is None:
+        hw, reason = hardware_of(result)
+    if hw is None or not result.model.config:
+        reason = reason or "the result has no model config to count"
+        return _with_roofline(result, Roofline(reason=reason))
+    try:
+        shape = model_shape(config_from_dict(result.model.config))
+        block = roofline(shape, result.setting, hw, result.metrics.decode.tokens_per_s)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:  # an architecture we cannot count
+        return _with_roofline(result, Roofline(hardware=hw.id, reason=f"roofline unavailable: {exc}"))
+    if block.efficiency is not None and block.efficiency > 1:
+        log.warning("%s %s: %s", result.suite, result.cell, block.reason)
+    return _with_roofline(result, block)
+
+
+def _with_roofline(result: Result, block: Roofline) -> Result:
+    metrics = result.metrics.model_copy(update={"roofline": block})
+    return result.model_copy(update={"metrics": metrics})
