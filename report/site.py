@@ -308,48 +308,57 @@ def _round_sig(values: Any, digits: int = CHART_SIG_DIGITS) -> Any:
 
 
 def lean_figure(fig: Any) -> Any:
-    """Round the coordinates of every trace in place; returns the figure."""
-    for trace in fig.data:
+    """Round the coordinates of every trace in place; returns the figure (object or dict)."""
+    traces = fig.get("data", []) if isinstance(fig, dict) else fig.data
+    for trace in traces:
         for axis in ("x", "y", "z"):
-            values = getattr(trace, axis, None)
+            values = trace.get(axis) if isinstance(trace, dict) else getattr(trace, axis, None)
             if values is not None and len(values) and isinstance(values[0], float):
-                setattr(trace, axis, _round_sig(list(values)))
+                trace[axis] = _round_sig(list(values))
     return fig
 
 
 def embed(fig: Any, div_id: str, modebar: bool = True) -> Markup:
-    """plotly's HTML for a page: no plotly.js (the page head loads it once), a fixed div id."""
-    html = lean_figure(fig).to_html(
+    """plotly's HTML for a page: no plotly.js (the page head loads it once), a fixed div id.
+    `fig` is a plotly Figure or a figure dict (dicts skip plotly's slow validation)."""
+    import plotly.io as pio
+
+    html = pio.to_html(
+        lean_figure(fig),
         full_html=False,
         include_plotlyjs=False,
         div_id=div_id,
+        validate=not isinstance(fig, dict),
         config={"displaylogo": False, "responsive": True, "displayModeBar": modebar},
     )
     return Markup(html)  # plotly's own output; it escapes <, > and / inside its JSON
 
 
-def breakdown_figure(parts: Sequence[Part]) -> Any:
-    """A small horizontal bar chart of the parameter breakdown."""
-    import plotly.graph_objects as go
-
+def breakdown_figure(parts: Sequence[Part]) -> dict[str, Any]:
+    """A small horizontal bar chart of the parameter breakdown, as a plain figure dict."""
     shown = [p for p in parts if p.params]
-    fig = go.Figure(
-        go.Bar(
-            x=[p.params for p in shown],
-            y=[p.name for p in shown],
-            orientation="h",
-            marker_color="#3f51b5",
-            hovertemplate="%{y}: %{x:,}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        template="plotly_white",
-        height=60 + 28 * len(shown),
-        margin=dict(l=10, r=10, t=10, b=30),
-        xaxis=dict(title="parameters"),
-        yaxis=dict(autorange="reversed"),
-    )
-    return fig
+    axis = {"gridcolor": "#e5e5e5", "zeroline": False, "automargin": True}
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [p.params for p in shown],
+                "y": [p.name for p in shown],
+                "marker": {"color": "#3f51b5"},
+                "hovertemplate": "%{y}: %{x:,}<extra></extra>",
+            }
+        ],
+        "layout": {
+            "height": 60 + 28 * len(shown),
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 30},
+            "paper_bgcolor": "white",
+            "plot_bgcolor": "white",
+            "font": {"color": "#2a3f5f"},
+            "xaxis": {**axis, "title": {"text": "parameters"}},
+            "yaxis": {**axis, "autorange": "reversed"},
+        },
+    }
 
 
 def home_charts(results: Sequence[Result]) -> list[Chart]:
@@ -585,8 +594,11 @@ def render_docs(
         written.append(_write(tmp / MODELS_DIR / f"{page.slug}.md", text))
     _write_raw(pages, tmp)
     _copy_plotly(tmp / PLOTLY_JS)
-    sync_tree(tmp, docs_dir)
-    shutil.rmtree(tmp)
+    if docs_dir.exists():
+        sync_tree(tmp, docs_dir)
+        shutil.rmtree(tmp)
+    else:
+        tmp.rename(docs_dir)
     return [docs_dir / p.relative_to(tmp) for p in written]
 
 
@@ -649,7 +661,9 @@ def _write_raw(pages: SitePages, docs: Path) -> None:
     index = []
     for result in pages.results:
         path = pages.raw[id(result)]
-        _write(docs / path, result.to_json())
+        _write(
+            docs / path, result.model_dump_json(by_alias=True, indent=2) + "\n"
+        )  # the contract's form, fast
         index.append(
             {
                 "path": path,
