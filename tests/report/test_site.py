@@ -291,3 +291,9 @@ def _wait_for(url: str, text: str, timeout: float = 30) -> str:
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} never showed {text!r}; last body {body[:200]!r}")
+
+
+def test_an_empty_result_set_still_builds(tmp_path, sources):
+    site = build_site([], tmp_path, site_sources=sources)
+    assert "No results yet" in (site / "index.html").read_text()
+    assert not (site / "models").exists()
