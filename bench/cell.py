@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import transformers  # noqa: F401  (preloaded for the fork server)
+import transformers  # preloaded once by the fork server
 
 from bench import environment
 from bench.measure import EnergyMeter, Run, clock_for, make_generator, track_memory
@@ -125,6 +125,8 @@ def child_main(conn, cell: Cell, commit: str | None, environ: dict[str, str] | N
     if environ is not None:
         os.environ.clear()
         os.environ.update(environ)
+    # Per-tensor progress bars from inside a cell would tear the sweep's own progress display.
+    transformers.utils.logging.disable_progress_bar()
     outcome = Outcome()
     try:
         measure(cell, outcome, commit)

@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bench import runner
+from bench import estimate, runner
 from bench.schema import SCHEMA_FILE, json_schema_text
 from bench.suite import SuiteError, default_suite_path, plan
 
@@ -172,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     _suite_arg(validate)
     validate.set_defaults(func=cmd_validate)
 
+    est = sub.add_parser(
+        "estimate",
+        help="estimate a suite on GPUs it names (roofline, nothing runs); method=estimated results",
+        description="Count each model on the meta device and write results/<suite>/<cell>.json with "
+        "method=estimated for every cell on every hardware the suite names (hardware: [h100-sxm, ...]; "
+        "ids in bench/hardware.yaml). Exit status: 0 written (an estimated OOM is a finding), 2 invalid suite.",
+    )
+    estimate.add_arguments(est)
+    est.set_defaults(func=estimate.run_command)
+
     schema = sub.add_parser(
         "schema", help="print the result JSON Schema (or --write / --check bench/result.schema.json)"
     )
@@ -186,4 +196,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args, Console(soft_wrap=True))
+    # Logs and CI are not terminals; rich would wrap tables at 80 columns there.
+    console = Console(soft_wrap=True) if sys.stdout.isatty() else Console(soft_wrap=True, width=140)
+    return args.func(args, console)

@@ -31,14 +31,20 @@ SUITE = {
     "models": [
         {"name": "Llama tiny", "family": "Llama", "arch": "llama", "config": TINY},
         {"name": "Qwen2 tiny", "family": "Qwen", "arch": "qwen2", "config": TINY},
-        {"name": "Mixtral tiny", "family": "Mistral", "arch": "mixtral",
-         "config": {**TINY, "intermediate_size": 512, "num_local_experts": 8, "num_experts_per_tok": 2}},
+        {
+            "name": "Mixtral tiny",
+            "family": "Mistral",
+            "arch": "mixtral",
+            "config": {**TINY, "intermediate_size": 512, "num_local_experts": 8, "num_experts_per_tok": 2},
+        },
     ],  # fmt: skip
     "settings": {"dtype": ["float32"], "batch_size": [1, 4], "prompt_tokens": [128], "new_tokens": [32]},
 }
 
 
-def bare_torch_decode(arch: str, config: dict, batch: int, prompt: int, new: int, warmup: int, repeats: int) -> list[float]:
+def bare_torch_decode(
+    arch: str, config: dict, batch: int, prompt: int, new: int, warmup: int, repeats: int
+) -> list[float]:
     """Decode tok/s of each repeat from a plain loop in this process: the figure to match."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, DynamicCache
@@ -57,7 +63,11 @@ def bare_torch_decode(arch: str, config: dict, batch: int, prompt: int, new: int
             nxt = out.logits[:, -1].argmax(-1, keepdim=True)
             t0 = time.perf_counter()
             for _ in range(new - 1):
-                nxt = model(input_ids=nxt, use_cache=True, **{cache_kw: cache}).logits[:, -1].argmax(-1, keepdim=True)
+                nxt = (
+                    model(input_ids=nxt, use_cache=True, **{cache_kw: cache})
+                    .logits[:, -1]
+                    .argmax(-1, keepdim=True)
+                )
             if i >= warmup:
                 rates.append(batch * (new - 1) / (time.perf_counter() - t0))
     del model
@@ -93,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         reports = runner.sweep(p, Path(tmp) / "results")
         wall_s = time.perf_counter() - start
 
-    table = Table(title="decode tok/s: gpuscape sweep vs bare torch (same shapes, same run)", title_justify="left")
+    table = Table(
+        title="decode tok/s: gpuscape sweep vs bare torch (same shapes, same run)", title_justify="left"
+    )
     for col in ("cell", "sweep", "bare", "ratio", "CV sweep", "cell wall s", "model work s", "overhead s"):
         table.add_column(col, justify="left" if col == "cell" else "right")
     overheads, ratios, cvs = [], [], []
