@@ -826,3 +826,11 @@ def serve_site(
             proc.terminate()
         proc.wait()
     return proc.returncode
+
+
+def page_weights(site_dir: Path | str) -> dict[str, int]:
+    """Bytes of each built page's own HTML, heaviest first (plotly.js, the theme's assets and
+    the search index are shared by every page and cached, so they are not counted)."""
+    site = Path(site_dir)
+    weights = {p.relative_to(site).as_posix(): p.stat().st_size for p in site.rglob("*.html")}
+    return dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])))
