@@ -117,11 +117,11 @@ def match_gpu(name: str) -> Hardware | None:
     return None
 
 
-def this_cpu(cache: Path | None = None) -> Hardware:
-    """This machine's CPU as hardware, from the probe (measured now if not cached)."""
+def this_cpu(cache: Path | None = None, refresh: bool = False) -> Hardware:
+    """This machine's CPU as hardware, from the probe (measured now if not cached, or if refresh)."""
     from bench import cpuprobe
 
-    figures = cpuprobe.cpu_figures(cache or cpuprobe.CACHE_FILE)
+    figures = cpuprobe.cpu_figures(cache or cpuprobe.CACHE_FILE, refresh=refresh)
     key = figures.key
     return Hardware(
         id=CPU_ID,
