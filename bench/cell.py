@@ -120,11 +120,8 @@ def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
         raise RuntimeError(f"generated {outcome.metrics.generated_tokens} tokens, asked for {s.new_tokens}")
 
 
-def child_main(conn, cell: Cell, commit: str | None, environ: dict[str, str] | None = None) -> None:
+def child_main(conn, cell: Cell, commit: str | None) -> None:
     """Entry point of the cell's process: measure, then send the outcome (as JSON-safe data)."""
-    if environ is not None:
-        os.environ.clear()
-        os.environ.update(environ)
     # Per-tensor progress bars from inside a cell would tear the sweep's own progress display.
     transformers.utils.logging.disable_progress_bar()
     outcome = Outcome()

@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("the same cells through the sweep ...")
         start = time.perf_counter()
         p = plan(suite_path)
-        runner._context(p)  # the preload list the sweep will use
-        server_s = runner.start_cell_server()
+        server_s = runner.start_cell_server(p)
         reports = runner.sweep(p, Path(tmp) / "results")
         wall_s = time.perf_counter() - start
 

@@ -116,11 +116,34 @@ def preload_modules(plan: Plan | None) -> list[str]:
     return modules
 
 
+_server_started_with: tuple[dict[str, str], tuple[str, ...]] | None = None
+
+
 def _context(plan: Plan | None = None) -> multiprocessing.context.BaseContext:
-    """A fork-server context; the server starts at the first cell, after which the preload list is fixed."""
+    """A fork-server context whose server preloads what this plan needs."""
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(preload_modules(plan))
     return ctx
+
+
+def start_cell_server(plan: Plan | None = None) -> float:
+    """Start the fork server before the first cell, so no cell's duration includes it; returns
+    the seconds it took (0 when one is running already).
+
+    A server started under another environment or preload list is restarted: libraries read
+    settings such as HF_HUB_OFFLINE when imported, so cells would inherit stale ones."""
+    from multiprocessing import forkserver
+
+    global _server_started_with
+    _context(plan)
+    wanted = (dict(os.environ), tuple(preload_modules(plan)))
+    server = forkserver._forkserver
+    if _server_started_with not in (None, wanted) and hasattr(server, "_stop"):
+        server._stop()
+    start = time.perf_counter()
+    forkserver.ensure_running()
+    _server_started_with = wanted
+    return time.perf_counter() - start
 
 
 def _describe_death(exitcode: int | None) -> tuple[str, ErrorInfo]:
@@ -136,16 +159,6 @@ def _describe_death(exitcode: int | None) -> tuple[str, ErrorInfo]:
     )
 
 
-def start_cell_server() -> float:
-    """Start the fork server (imports torch and transformers once) before the first cell, so no
-    cell's duration includes it; returns the seconds it took (0 when already running)."""
-    from multiprocessing import forkserver
-
-    start = time.perf_counter()
-    forkserver.ensure_running()
-    return time.perf_counter() - start
-
-
 def run_cell(
     cell: Cell, commit: str | None, ctx: multiprocessing.context.BaseContext | None = None
 ) -> dict[str, Any]:
@@ -154,10 +167,7 @@ def run_cell(
 
     ctx = ctx or _context()
     receiver, sender = ctx.Pipe(duplex=False)
-    # The fork server's environment is from when it started; the cell sees the parent's as it is now.
-    process = ctx.Process(
-        target=child_main, args=(sender, cell, commit, dict(os.environ)), name=f"cell-{cell.id}"
-    )
+    process = ctx.Process(target=child_main, args=(sender, cell, commit), name=f"cell-{cell.id}")
     process.start()
     sender.close()
     payload: dict[str, Any] | None = None
@@ -239,7 +249,7 @@ def sweep(
     commit = git_commit()
     ctx = _context(plan)
     with sweep_lock(out_dir / plan.suite.slug):
-        start_cell_server()
+        start_cell_server(plan)
         for index, cell in enumerate(plan.cells):
             path = result_path(out_dir, cell)
             if on_start:

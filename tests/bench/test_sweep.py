@@ -203,3 +203,23 @@ def test_path_route_loads_a_saved_checkpoint(write_suite, tmp_path):
     assert result.model.source == f"path:{folder}"
     assert result.model.params.total == llama_params_by_hand(TINY_LLAMA)
     assert json.loads(result.to_json())["model"]["config"]["hidden_size"] == 64
+
+
+def test_hub_route_loads_from_the_local_hub_cache_offline(write_suite, tmp_path, monkeypatch):
+    """A hub id resolves through the Hugging Face cache layout with the network off."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--tiny-org--tiny-llama" / "snapshots" / ("0" * 40)
+    config = AutoConfig.for_model("llama", **TINY_LLAMA, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    AutoModelForCausalLM.from_config(config).save_pretrained(snapshot)
+    (cache / "models--tiny-org--tiny-llama" / "refs").mkdir()
+    (cache / "models--tiny-org--tiny-llama" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = tiny_suite("hubroute", [{"name": "From hub", "hub": "tiny-org/tiny-llama"}])
+    data["settings"]["batch_size"] = [1]
+    (result,) = [r.result for r in runner.sweep(plan(write_suite(data)), tmp_path / "results")]
+    assert result.status == "ok", result.error
+    assert result.model.source == "hub:tiny-org/tiny-llama"
+    assert result.model.params.total == llama_params_by_hand(TINY_LLAMA)
