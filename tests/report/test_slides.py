@@ -1,0 +1,340 @@
+"""report.slides: the deck opened with python-pptx, and rendered by LibreOffice to check that no
+text leaves its box."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pptx.util import Emu, Inches, Pt
+
+from bench.schema import Result
+from report.site import model_pages, raw_paths
+from report.slides import (
+    MIN_PT,
+    SLIDE_HEIGHT,
+    SLIDE_WIDTH,
+    Para,
+    ViewInfo,
+    fit_text,
+    plan_deck,
+    write_deck,
+)
+from tests.report.site_fixtures import LLAMA_TINY, XSS_NAME, counted, make_result, mixed_results
+
+VIEWS = [
+    ViewInfo("landscape", "Landscape", ("peak_memory", "params_total", "decode_tokens_per_s")),
+    ViewInfo("transfer", "Transfer", ("peak_memory", "params_active", "decode_tokens_per_s")),
+    ViewInfo("scaling", "Scaling", ("batch_size", "prompt_tokens", "decode_tokens_per_s")),
+    ViewInfo("pareto", "Memory against speed, Pareto front", ("peak_memory", "decode_tokens_per_s")),
+]
+LIBREOFFICE = shutil.which("libreoffice") or shutil.which("soffice")
+PDFTOTEXT = shutil.which("pdftotext")
+
+
+def fake_png(path: Path, label: str) -> Path:
+    image = Image.new("RGB", (1920, 1080), (225, 235, 250))
+    ImageDraw.Draw(image).rectangle((0, 0, 1919, 1079), outline=(200, 0, 0), width=6)
+    image.save(path)
+    return path
+
+
+def images_for(results: Sequence[Result], folder: Path) -> dict[str, Path]:
+    """A 1920x1080 PNG per view and per model with a successful cell, as the report would."""
+    folder.mkdir(parents=True, exist_ok=True)
+    images = {v.id: fake_png(folder / f"{v.id}.png", v.id) for v in VIEWS}
+    for page in model_pages(results, raw_paths(results)):
+        if page.ok:
+            images[f"model-{page.slug}"] = fake_png(folder / f"model-{page.slug}.png", page.slug)
+    return images
+
+
+def make_deck(results: list[Result], out: Path, title: str = "gpuscape results", **kwargs) -> Path:
+    deck = plan_deck(results, title=title, views=VIEWS, images=images_for(results, out / "images"))
+    return write_deck(deck, out / "deck.pptx", **kwargs)
+
+
+def slide_title(slide) -> str:
+    return slide.shapes.title.text_frame.text if slide.shapes.title is not None else ""
+
+
+def run_sizes(prs) -> list[float]:
+    sizes = []
+    for slide in prs.slides:
+        for shape in slide.shapes:
+            frames = [shape.text_frame] if shape.has_text_frame else []
+            if shape.has_table:
+                frames += [cell.text_frame for row in shape.table.rows for cell in row.cells]
+            for frame in frames:
+                sizes += [run.font.size.pt for p in frame.paragraphs for run in p.runs if run.text.strip()]
+    return sizes
+
+
+@pytest.fixture(scope="module")
+def mixed() -> list[Result]:
+    return mixed_results()
+
+
+@pytest.fixture(scope="module")
+def deck_path(tmp_path_factory, mixed) -> Path:
+    return make_deck(
+        mixed, tmp_path_factory.mktemp("deck"), title="gpuscape: tiny models on a CPU and an H100"
+    )
+
+
+def test_deck_is_16_9_with_the_slides_in_order(deck_path, mixed):
+    prs = Presentation(str(deck_path))
+    assert (prs.slide_width, prs.slide_height) == (SLIDE_WIDTH, SLIDE_HEIGHT)
+    assert abs(prs.slide_width / prs.slide_height - 16 / 9) < 1e-3
+    titles = [slide_title(s) for s in prs.slides]
+    models = sorted({r.model.name for r in mixed}, key=str.lower)
+    assert titles == [
+        "gpuscape: tiny models on a CPU and an H100",
+        "Landscape",
+        "Transfer",
+        "Scaling",
+        "Memory against speed, Pareto front",
+        *models,
+        "Findings: AMD EPYC 7B13",
+        "Findings: NVIDIA H100 80GB HBM3",
+        "Methodology",
+    ]
+    subtitle = " ".join(
+        sh.text_frame.text for sh in prs.slides[0].placeholders if sh != prs.slides[0].shapes.title
+    )
+    assert "2026-11-25 to 2026-11-27" in subtitle and "NVIDIA H100 80GB HBM3" in subtitle
+    assert "5 models, 23 cells (2 error, 2 oom, 1 timeout)" in subtitle
+
+
+def test_every_chart_is_a_1920x1080_picture_inside_the_slide(deck_path):
+    prs = Presentation(str(deck_path))
+    with_pictures = {}
+    for slide in prs.slides:
+        pictures = [sh for sh in slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
+        with_pictures[slide_title(slide)] = len(pictures)
+        for pic in pictures:
+            assert pic.image.size == (1920, 1080)
+            assert pic.left >= 0 and pic.top >= 0
+            assert pic.left + pic.width <= prs.slide_width and pic.top + pic.height <= prs.slide_height
+            assert abs(pic.width / pic.height - 16 / 9) < 0.01
+    assert [with_pictures[v.title] for v in VIEWS] == [1, 1, 1, 1]
+    assert with_pictures["Mixtral (tiny)"] == 1 and with_pictures["Llama 3 (tiny)"] == 1
+    assert with_pictures[XSS_NAME] == 0  # no successful cell: no chart, its failures instead
+    assert with_pictures["Methodology"] == 0
+
+
+def test_every_slide_has_notes_with_the_numbers(deck_path):
+    prs = Presentation(str(deck_path))
+    notes = {slide_title(s): s.notes_slide.notes_text_frame.text for s in prs.slides}
+    assert all(text.strip() for text in notes.values())
+    assert "23 cells of 5 models, 18 succeeded" in notes["gpuscape: tiny models on a CPU and an H100"]
+    landscape = notes["Landscape"]
+    assert "18 cells plotted of 23" in landscape and "Not plotted:" in landscape
+    assert "Mixtral (tiny) — bfloat16, batch 4, prompt 128, new 32 on NVIDIA H100 80GB HBM3" in landscape
+    assert "7,200 tok/s" in landscape
+    assert "8 experts" in notes["Mixtral (tiny)"] and "29,632,768 total" in notes["Mixtral (tiny)"]
+    assert "OutOfMemoryError: oom <at> batch 4" in notes[XSS_NAME]
+    assert (
+        "Pareto front of Peak GPU memory (GB) against Decode throughput (tok/s)"
+        in notes["Findings: NVIDIA H100 80GB HBM3"]
+    )
+    assert "Decode throughput (tok/s): Tokens generated per second" in notes["Methodology"]
+
+
+def test_text_is_never_below_18_pt(deck_path):
+    sizes = run_sizes(Presentation(str(deck_path)))
+    assert sizes and min(sizes) >= MIN_PT
+
+
+def test_model_slide_uses_the_model_pages_words(deck_path):
+    prs = Presentation(str(deck_path))
+    [slide] = [s for s in prs.slides if slide_title(s) == "Mixtral (tiny)"]
+    text = "\n".join(sh.text_frame.text for sh in slide.shapes if sh.has_text_frame)
+    assert "Grouped-query attention (GQA), group size 4" in text  # report.explain's wording
+    assert "Parameters: 29.6 M total, 20.2 M active" in text
+    assert "Fastest decode: 7,200 tok/s (bfloat16, batch 4, prompt 128, new 32)" in text
+
+
+def test_failed_cells_are_counted_on_the_chart_slides(deck_path):
+    prs = Presentation(str(deck_path))
+    [slide] = [s for s in prs.slides if slide_title(s) == "Landscape"]
+    text = " ".join(sh.text_frame.text for sh in slide.shapes if sh.has_text_frame)
+    assert "5 failed cells not plotted (2 error, 2 oom, 1 timeout); 2 estimates drawn hollow." in text
+
+
+def test_a_name_with_markup_is_plain_text(deck_path):
+    prs = Presentation(str(deck_path))
+    titles = [slide_title(s) for s in prs.slides]
+    assert XSS_NAME in titles  # python-pptx escapes it for XML; it reads back unchanged
+
+
+def test_one_model_gives_a_sensible_deck(tmp_path):
+    params = counted(LLAMA_TINY)
+    results = [
+        make_result(
+            "Llama 3 (tiny)", "Llama", LLAMA_TINY, params, suite="s", device="cpu", batch=b, speed=100.0 * b
+        )
+        for b in (1, 2)
+    ]
+    prs = Presentation(str(make_deck(results, tmp_path)))
+    titles = [slide_title(s) for s in prs.slides]
+    assert titles == [
+        "gpuscape results",
+        *(v.title for v in VIEWS),
+        "Llama 3 (tiny)",
+        "Findings: AMD EPYC 7B13",
+        "Methodology",
+    ]
+    findings = prs.slides[6]
+    [table] = [sh for sh in findings.shapes if sh.has_table]
+    assert table.table.cell(1, 1).text == "Llama 3 (tiny)" and table.table.cell(1, 3).text == "200 tok/s"
+
+
+def test_only_failures_still_give_a_deck(tmp_path):
+    results = [
+        make_result("Broken", "X", LLAMA_TINY, None, suite="s", device="cuda", batch=b, status="oom")
+        for b in (1, 2)
+    ]
+    deck = plan_deck(results, title="t", views=VIEWS, images={})  # nothing could be charted
+    prs = Presentation(str(write_deck(deck, tmp_path / "deck.pptx")))
+    titles = [slide_title(s) for s in prs.slides]
+    assert titles == ["t", *(v.title for v in VIEWS), "Broken", "Findings", "Methodology"]
+    texts = {
+        slide_title(s): " ".join(sh.text_frame.text for sh in s.shapes if sh.has_text_frame)
+        for s in prs.slides
+    }
+    assert "nothing to compare yet" in texts["Findings"]
+    assert "Cells: 0 ok, 2 failed (2 oom)" in texts["Broken"]
+    assert "could not be rendered" in texts["Landscape"]
+    assert not [sh for s in prs.slides for sh in s.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
+
+
+def test_long_names_shrink_then_cut_never_below_the_minimum():
+    long_name = "Llama-3.1-Nemotron-70B-Instruct-HF-AWQ-INT4-" * 6 + "end"
+    width, height = Inches(6), Pt(36 * 1.2 * 2)
+    fitted = fit_text([Para(long_name)], width, height, max_pt=36, min_pt=24, max_lines=2)
+    assert fitted.size_pt == 24 and fitted.cut and fitted.lines == 2
+    assert fitted.paras[0].text.endswith("…") and "end" not in fitted.paras[0].text
+    short = fit_text([Para("Mixtral (tiny)")], width, height, max_pt=36, min_pt=24, max_lines=2)
+    assert short.size_pt == 36 and not short.cut and short.lines == 1
+    # more text than fits: whole paragraphs first, then the next one cut, at the minimum size
+    paras = [Para("word " * 40, lead=f"Topic {i}: ") for i in range(10)]
+    body = fit_text(paras, Inches(5), Inches(4), max_pt=24, min_pt=18)
+    assert body.size_pt == 18 and body.cut and 1 <= len(body.paras) < 10
+    assert body.lines * 18 * 1.2 <= Emu(Inches(4)).pt
+
+
+def test_long_titles_and_names_fit_their_boxes(tmp_path):
+    name = "An extremely long model name that keeps going " * 3 + "<script>alert(1)</script>"
+    results = [
+        make_result(name, "F" * 80, LLAMA_TINY, counted(LLAMA_TINY), suite="s", device="cpu"),
+        make_result(name, "F" * 80, LLAMA_TINY, counted(LLAMA_TINY), suite="s", device="cpu", batch=4),
+    ]
+    title = "A talk title that is far too long for one slide title and goes on and on " * 3
+    prs = Presentation(str(make_deck(results, tmp_path, title=title)))
+    assert min(run_sizes(prs)) >= MIN_PT
+    model_title = slide_title(prs.slides[5])
+    assert model_title.endswith("…") and len(model_title) < len(name)
+    assert name in prs.slides[5].notes_slide.notes_text_frame.text
+
+
+def test_user_template_layouts_and_theme_are_used(tmp_path):
+    template = Presentation()
+    template.slide_width, template.slide_height = Inches(16), Inches(9)
+    template.slide_layouts[0].name = "Corporate Title"
+    template.slides.add_slide(template.slide_layouts[1]).shapes.title.text = "Example slide to drop"
+    path = tmp_path / "corporate.pptx"
+    template.save(str(path))
+    results = [
+        make_result("Llama 3 (tiny)", "Llama", LLAMA_TINY, counted(LLAMA_TINY), suite="s", device="cpu")
+    ]
+    prs = Presentation(str(make_deck(results, tmp_path / "out", template=path)))
+    assert (prs.slide_width, prs.slide_height) == (Inches(16), Inches(9))
+    titles = [slide_title(s) for s in prs.slides]
+    assert "Example slide to drop" not in titles and titles[0] == "gpuscape results"
+    assert prs.slides[0].slide_layout.name == "Corporate Title"
+    assert prs.slides[1].slide_layout.name == "Title Only"
+    for slide in prs.slides:
+        for shape in slide.shapes:
+            assert (
+                shape.left + shape.width <= prs.slide_width and shape.top + shape.height <= prs.slide_height
+            )
+
+
+# --------------------------------------------------------------------------- rendered pages
+
+
+def _word_boxes(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
+    """Words per page with their boxes in points, from pdftotext -bbox."""
+    html = subprocess.run(
+        [PDFTOTEXT, "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pages = []
+    for page in html.split("<page ")[1:]:
+        words = re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>', page
+        )
+        pages.append([(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in words])
+    return pages
+
+
+def _text_boxes(slide) -> list[tuple[float, float, float, float]]:
+    boxes = []
+    for shape in slide.shapes:
+        if shape.has_text_frame or shape.has_table:
+            boxes.append(
+                (
+                    Emu(shape.left).pt,
+                    Emu(shape.top).pt,
+                    Emu(shape.left + shape.width).pt,
+                    Emu(shape.top + shape.height).pt,
+                )
+            )
+    return boxes
+
+
+@pytest.mark.skipif(not (LIBREOFFICE and PDFTOTEXT), reason="needs LibreOffice and poppler-utils")
+def test_rendered_text_stays_inside_its_boxes(deck_path, tmp_path):
+    """LibreOffice draws Calibri as DejaVu Sans here (the font the fitting measures with): every
+    word it draws lies inside the box of the shape that holds it, and inside the slide."""
+    subprocess.run(
+        [
+            LIBREOFFICE,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(deck_path),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    pdf = tmp_path / "deck.pdf"
+    prs = Presentation(str(deck_path))
+    pages = _word_boxes(pdf)
+    assert len(pages) == len(prs.slides)
+    slide_w, slide_h = Emu(prs.slide_width).pt, Emu(prs.slide_height).pt
+    tolerance = 2.0
+    for number, (slide, words) in enumerate(zip(prs.slides, pages, strict=True), start=1):
+        assert words, f"slide {number} drew no text"
+        boxes = _text_boxes(slide)
+        for x0, y0, x1, y1, word in words:
+            assert 0 <= x0 and x1 <= slide_w and 0 <= y0 and y1 <= slide_h, (number, word)
+            inside = any(
+                x0 >= bx0 - tolerance
+                and x1 <= bx1 + tolerance
+                and y0 >= by0 - tolerance
+                and y1 <= by1 + tolerance
+                for bx0, by0, bx1, by1 in boxes
+            )
+            assert inside, f"slide {number}: {word!r} at {(x0, y0, x1, y1)} is outside every text box"
