@@ -1,0 +1,133 @@
+"""report.animate: cameras for one turn, and real frames from a real Chromium into a GIF (and an
+MP4 where an ffmpeg is installed)."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+
+import plotly.graph_objects as go
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from report.animate import AnimationError, animate_figure, find_ffmpeg, turn_cameras
+from tests.report.site_chrome import find_chromium
+
+needs_chromium = pytest.mark.skipif(
+    find_chromium() is None, reason="needs Chromium: apt-get install chromium"
+)
+FRAMES = 8  # the tests check the mechanics; make perf times the real 48
+
+
+def scene_figure() -> go.Figure:
+    """A small 3D scatter with log axes, a legend and a camera preset, like the landscape."""
+    fig = go.Figure()
+    for i, family in enumerate(["Llama", "Gemma", "Mixtral"]):
+        fig.add_trace(
+            go.Scatter3d(
+                x=[1 + i, 2 + i, 4 + i],
+                y=[1e6 * 10**i, 3e6 * 10**i, 9e6 * 10**i],
+                z=[10 * (i + 1), 40 * (i + 1), 90 * (i + 1)],
+                mode="markers",
+                name=family,
+                marker={"size": 8},
+            )
+        )
+    fig.update_layout(
+        template="presentation",
+        title="Landscape",
+        scene={
+            "xaxis_title": "Peak memory (GB)",
+            "yaxis": {"type": "log", "title": "Parameters"},
+            "zaxis": {"type": "log", "title": "Decode (tok/s)"},
+            "camera": {"eye": {"x": 1.5, "y": -1.5, "z": 0.8}},
+        },
+    )
+    return fig
+
+
+def test_cameras_make_one_turn_around_the_up_axis():
+    preset = {"eye": {"x": 1.5, "y": -1.5, "z": 0.8}, "center": {"x": 0, "y": 0, "z": -0.1}}
+    cameras = turn_cameras(preset, 48)
+    assert len(cameras) == 48
+    assert cameras[0]["eye"] == {"x": 1.5, "y": -1.5, "z": 0.8}
+    radius = math.hypot(1.5, 1.5)
+    for cam in cameras:
+        eye = cam["eye"]
+        assert math.isclose(math.hypot(eye["x"], eye["y"]), radius, rel_tol=1e-5)
+        assert math.isclose(eye["z"], 0.8, abs_tol=1e-6)  # turns around z, height kept
+        assert cam["center"] == {"x": 0, "y": 0, "z": -0.1} and cam["up"] == {"x": 0, "y": 0, "z": 1}
+    quarter = cameras[12]["eye"]  # 90 degrees counter-clockwise seen from above
+    assert math.isclose(quarter["x"], 1.5, abs_tol=1e-5) and math.isclose(quarter["y"], 1.5, abs_tol=1e-5)
+    angles = [math.atan2(c["eye"]["y"], c["eye"]["x"]) for c in cameras]
+    steps = [(b - a) % (2 * math.pi) for a, b in zip(angles, angles[1:] + angles[:1], strict=True)]
+    assert all(math.isclose(s, 2 * math.pi / 48, rel_tol=1e-4) for s in steps)  # even, and loops
+
+
+def test_default_camera_and_too_few_frames():
+    cameras = turn_cameras(None, 4)
+    assert cameras[0]["eye"] == {"x": 1.25, "y": 1.25, "z": 1.25}
+    assert cameras[2]["eye"] == {"x": -1.25, "y": -1.25, "z": 1.25}
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        turn_cameras(None, 1)
+
+
+@needs_chromium
+def test_gif_has_the_frames_asked_each_1920x1080_and_each_different(tmp_path):
+    animation = animate_figure(scene_figure(), tmp_path, "landscape", n_frames=FRAMES)
+    assert animation.gif == tmp_path / "landscape.gif" and animation.frames == FRAMES
+    assert animation.size == (1920, 1080)
+    gif = Image.open(animation.gif)
+    assert gif.n_frames == FRAMES and gif.size == (1920, 1080)
+    assert gif.info.get("loop") == 0
+    frames = []
+    for i in range(FRAMES):
+        gif.seek(i)
+        frames.append(gif.convert("RGB"))
+    for i, (a, b) in enumerate(zip(frames, frames[1:] + frames[:1], strict=True)):
+        moved = ImageChops.difference(a, b).getbbox()
+        assert moved is not None, f"frames {i} and {(i + 1) % FRAMES} are identical"
+    # The chart is drawn, not blank: the background is exactly white and there is plenty of ink.
+    first = frames[0]
+    assert first.getpixel((5, 5)) == (255, 255, 255)
+    ink = sum(ImageStat.Stat(first.convert("L").point(lambda v: 255 if v < 200 else 0)).sum) / 255
+    assert ink > 5000
+    # Title and legend stand still while the scene turns: the top band is the same in every frame.
+    band = (0, 0, 1920, 120)
+    assert ImageChops.difference(frames[0].crop(band), frames[FRAMES // 2].crop(band)).getbbox() is None
+
+
+@needs_chromium
+@pytest.mark.skipif(find_ffmpeg() is None, reason="needs an ffmpeg (imageio-ffmpeg)")
+def test_mp4_is_written_where_ffmpeg_is_installed(tmp_path):
+    animation = animate_figure(scene_figure(), tmp_path, "turn", n_frames=FRAMES)
+    assert animation.mp4 == tmp_path / "turn.mp4" and animation.mp4_note is None
+    probe = subprocess.run([find_ffmpeg(), "-i", str(animation.mp4)], capture_output=True, text=True)
+    assert "h264" in probe.stderr and "1920x1080" in probe.stderr
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_missing_browser_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-chromium"))
+    with pytest.raises(AnimationError, match="apt-get install chromium"):
+        animate_figure(scene_figure(), tmp_path, "x", n_frames=2)
+    assert not (tmp_path / "x.gif").exists()
+
+
+def test_no_ffmpeg_still_gives_the_gif(tmp_path, monkeypatch):
+    if find_chromium() is None:
+        pytest.skip("needs Chromium")
+    monkeypatch.setattr("report.animate.find_ffmpeg", lambda: None)
+    animation = animate_figure(scene_figure(), tmp_path, "x", n_frames=2)
+    assert animation.mp4 is None and "no ffmpeg" in (animation.mp4_note or "")
+    assert animation.gif.is_file()
+
+
+def test_find_ffmpeg_prefers_path(monkeypatch, tmp_path):
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert find_ffmpeg() == shutil.which("ffmpeg") == str(fake)
