@@ -188,7 +188,6 @@ def model_shape(config: PretrainedConfig) -> ModelShape:
 def _shape_cached(config_json: str) -> ModelShape:
     import torch
     from transformers import AutoModelForCausalLM
-    from transformers.pytorch_utils import Conv1D
 
     from bench.models import _first_attr, count_params, text_config
 
@@ -196,17 +195,45 @@ def _shape_cached(config_json: str) -> ModelShape:
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
     params = count_params(model)
-    head = model.get_output_embeddings()
-    embed = model.get_input_embeddings()
-    head_ids = {id(head.weight)} if head is not None else set()
-    counts = dict.fromkeys(("matmul", "matmul_rows", "routed", "routed_rows", "gathered", "gathered_row"), 0)
-    claimed = set(head_ids)  # tensors already counted (tied weights appear under two names)
+    counts = _count_weights(model)
+    cfg = text_config(config)
+    moe = counts["routed"] > 0
+    experts = (_first_attr(cfg, "num_local_experts", "num_experts", "n_routed_experts") or 1) if moe else 1
+    top_k = (_first_attr(cfg, "num_experts_per_tok", "moe_top_k", "top_k") or 1) if moe else 1
+    width = _first_attr(cfg, "moe_intermediate_size", "intermediate_size", "n_inner") or 4 * cfg.hidden_size
+    return ModelShape(
+        params=params,
+        other=params.total - sum(counts[k] for k in ("matmul", "routed", "gathered", "head")),
+        experts=experts,
+        top_k=top_k,
+        hidden=cfg.hidden_size,
+        mlp_width=width * top_k,
+        vocab=cfg.vocab_size,
+        layers=attention_layers(cfg),
+        **counts,
+    )
+
+
+def _count_weights(model) -> dict[str, int]:
+    """Weights by how a pass reads them; each tensor once (tied weights appear under two names)."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    head, embed = model.get_output_embeddings(), model.get_input_embeddings()
+    counts = dict.fromkeys(
+        ("matmul", "matmul_rows", "routed", "routed_rows", "head", "gathered", "gathered_row"), 0
+    )
+    claimed: set[int] = set()
+    if head is not None:
+        counts["head"] = head.weight.numel()
+        claimed.add(id(head.weight))
+        if head.weight is embed.weight:  # tied: the lookup is a gather of the head's table
+            counts["gathered_row"] += embed.weight.shape[1]
     for name, module in model.named_modules():
         for pname, p in module.named_parameters(recurse=False):
             if id(p) in claimed:
                 continue
-            full = f"{name}.{pname}"
-            if ".experts." in f".{full}." and p.dim() >= 2:
+            if ".experts." in f".{name}.{pname}." and p.dim() >= 2:
                 counts["routed"] += p.numel()
                 counts["routed_rows"] += p.numel() // p.shape[-1]  # F.linear(x, W[e]): last dim is in
             elif isinstance(module, torch.nn.Embedding) and pname == "weight":
@@ -218,37 +245,9 @@ def _shape_cached(config_json: str) -> ModelShape:
                     module.out_features if isinstance(module, torch.nn.Linear) else module.nf
                 )
             else:
-                continue
+                continue  # norms and biases: "other"
             claimed.add(id(p))
-    head_params = head.weight.numel() if head is not None else 0
-    if head is not None and head.weight is embed.weight:
-        # Tied: the table is the output head (read whole), and the lookup is a gather of it.
-        counts["gathered_row"] += embed.weight.shape[1]
-    other = params.total - head_params - sum(counts[k] for k in ("matmul", "routed", "gathered"))
-    cfg = text_config(config)
-    experts = _first_attr(cfg, "num_local_experts", "num_experts", "n_routed_experts") or 1
-    top_k = _first_attr(cfg, "num_experts_per_tok", "moe_top_k", "top_k") or 1
-    if not counts["routed"]:
-        experts = top_k = 1
-    hidden = cfg.hidden_size
-    width = _first_attr(cfg, "moe_intermediate_size", "intermediate_size", "n_inner") or 4 * hidden
-    return ModelShape(
-        params=params,
-        matmul=counts["matmul"],
-        matmul_rows=counts["matmul_rows"],
-        routed=counts["routed"],
-        routed_rows=counts["routed_rows"],
-        experts=experts,
-        top_k=top_k,
-        head=head_params,
-        gathered=counts["gathered"],
-        gathered_row=counts["gathered_row"],
-        other=other,
-        hidden=hidden,
-        mlp_width=width * (top_k if counts["routed"] else 1),
-        vocab=cfg.vocab_size,
-        layers=attention_layers(cfg),
-    )
+    return counts
 
 
 def attention_layers(cfg: PretrainedConfig) -> tuple[LayerAttention, ...]:
@@ -440,11 +439,24 @@ def decode_bound(shape: ModelShape, setting: Setting, hw: Hardware) -> Bound:
 
 
 def roofline(
-    shape: ModelShape, setting: Setting, hw: Hardware, measured_tokens_per_s: float | None = None
+    shape: ModelShape,
+    setting: Setting,
+    hw: Hardware,
+    measured_tokens_per_s: float | None = None,
+    measured_weight_bytes: int | None = None,
 ) -> Roofline:
-    """The result file's roofline block for a setting on a device, with the efficiency of a measurement."""
+    """The result file's roofline block for a setting on a device, with the efficiency of a measurement.
+
+    measured_weight_bytes (what the loaded model held) cross-checks the byte accounting: a
+    mismatch means the model stores its weights in a way the roofline does not know, and says so."""
     bound = decode_bound(shape, setting, hw)
     notes = []
+    stored = weight_bytes_stored(shape, scheme(setting.quantization), setting.dtype)
+    if measured_weight_bytes and abs(measured_weight_bytes / stored - 1) > 0.02:
+        notes.append(
+            f"the loaded model held {measured_weight_bytes / 1e6:.1f} MB of weights, the roofline counts "
+            f"{stored / 1e6:.1f} MB: its byte accounting does not describe this model"
+        )
     peak = hw.peak(bound.step.compute)
     if peak is None:
         notes.append(f"no {bound.step.compute} peak for {hw.id} in the catalog: memory-only bound")
@@ -518,7 +530,7 @@ def _measured_roofline(result: Result, hw: Hardware | None, refresh: bool = Fals
     if not result.model.config:
         return Roofline(hardware=hw.id, reason="the result has no model config to count")
     shape = model_shape(config_from_dict(result.model.config))
-    return roofline(shape, result.setting, hw, result.metrics.decode.tokens_per_s)
+    return roofline(shape, result.setting, hw, result.metrics.decode.tokens_per_s, result.model.weight_bytes)
 
 
 def _with_roofline(result: Result, block: Roofline) -> Result:
