@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from bench import __version__
 from bench.environment import cpu_info, git_commit
+from bench.roofline import annotate
 from bench.schema import Environment, ErrorInfo, Metrics, ModelInfo, Result
 from bench.suite import Cell, Plan
 
@@ -216,7 +217,7 @@ def assemble(
     env = payload.get("environment") or Environment(
         gpuscape=__version__, git_commit=commit, cpu=cpu_info(), host=os.uname().nodename
     ).model_dump(mode="json")
-    return Result(
+    result = Result(
         cell=cell.id,
         suite=cell.suite,
         status=payload["status"],
@@ -230,6 +231,7 @@ def assemble(
         started_at=started_at,
         duration_s=duration_s,
     )
+    return annotate(result)  # roofline bound and efficiency for the device it ran on (bench.roofline)
 
 
 # --------------------------------------------------------------------------- the sweep

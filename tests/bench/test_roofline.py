@@ -33,6 +33,8 @@ from bench.roofline import (
 from bench.schema import Decode, Environment, GPUInfo, Metrics, ModelInfo, Result, Setting
 from bench.suite import SuiteError, load_suite
 
+from .conftest import TINY_LLAMA, tiny_suite
+
 REPO = Path(__file__).resolve().parents[2]
 H100 = hardware.catalog()["h100-sxm"]
 
@@ -470,3 +472,19 @@ def test_measured_cpu_decode_stays_under_the_probed_bound():
         assert 0 < r.efficiency < 1, (
             f"batch {batch}: {batch / per_token:.0f} tok/s vs bound {r.bound_tokens_per_s:.0f}"
         )
+
+
+def test_every_cell_of_a_sweep_carries_its_roofline(write_suite, tmp_path):
+    """End to end: the runner annotates each result it writes (bench.runner.assemble)."""
+    from bench import runner
+    from bench.suite import plan
+
+    suite = tiny_suite("roof", models=[{"name": "Llama", "arch": "llama", "config": TINY_LLAMA}])
+    suite["settings"]["batch_size"] = [1]
+    reports = runner.sweep(plan(write_suite(suite)), tmp_path / "results")
+    assert len(reports) == 1
+    saved = Result.model_validate_json(reports[0].path.read_text())
+    r = saved.metrics.roofline
+    assert r.hardware == "this-cpu" and r.bound_tokens_per_s > 0 and r.bandwidth_bytes_per_s > 0
+    assert 0 < r.efficiency < 1
+    assert r.efficiency == pytest.approx(saved.metrics.decode.tokens_per_s / r.bound_tokens_per_s)
