@@ -175,12 +175,16 @@ async def _render(
     page: Path, cameras: Sequence[Mapping[str, Any]], width: int, height: int, scale: int
 ) -> list[bytes]:
     import choreographer
-    from choreographer.errors import ChromeNotFoundError
 
+    from report.export import find_browser  # the same Chromium the report's images use
+
+    path = find_browser()
+    if path is None:
+        raise AnimationError(NO_BROWSER)
     try:
-        browser = choreographer.Browser(headless=True)
-    except ChromeNotFoundError:
-        raise AnimationError(NO_BROWSER) from None
+        browser = choreographer.Browser(path=path, headless=True)
+    except Exception as error:  # choreographer's ChromeNotFoundError and friends
+        raise AnimationError(f"{path} could not be used ({error}). {NO_BROWSER}") from None
     async with browser:
         tab = await browser.create_tab("")
         metrics = {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False}

@@ -50,7 +50,12 @@ MAX_FINDINGS_SLIDES = 4
 MAX_METHOD_SLIDES = 2
 MAX_NOTE_CELLS = 40
 ELLIPSIS = "…"
-DEFAULT_VIEWS = ("landscape", "transfer", "scaling", "pareto")
+DEFAULT_VIEWS = ("landscape", "transfer", "scaling", "memory-speed")  # names in report/views.yaml
+ANIMATED_VIEW = "landscape"
+DEFAULT_TITLE = "gpuscape results"
+DECK_NAME = "deck.pptx"
+STATIC_TEMPLATE = "presentation"  # report.charts' template for slide images
+IMAGES_DIR = "images"
 DEFAULT_AXIS_METRICS = ("peak_memory", "params_total", "params_active", "decode_tokens_per_s")
 
 
@@ -808,3 +813,90 @@ def write_deck(deck: Deck, path: Path | str, *, template: Path | str | None = No
     prs.save(str(tmp))
     tmp.replace(out)
     return out
+
+
+# --------------------------------------------------------------------------- the whole build
+
+
+@dataclass
+class SlidesBuild:
+    """What build_slides wrote, and the seconds each stage took."""
+
+    deck: Path
+    slides: int
+    images: dict[str, Path]
+    animation: Any | None  # report.animate.Animation
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def view_info(view: Any, results: Sequence[Result]) -> ViewInfo:
+    """A report.views.View reduced to what the deck says about it (the metrics it actually drew)."""
+    ok = [r for r in results if r.status == "ok"]
+    return ViewInfo(view.name, view.title, tuple(axis.choose(ok).id for axis in view.axes()))
+
+
+def deck_views(views: Mapping[str, Any], names: Sequence[str] = DEFAULT_VIEWS) -> list[Any]:
+    """The views the deck shows, in its order; names the view set lacks are left out."""
+    return [views[name] for name in names if name in views]
+
+
+def slide_figures(results: Sequence[Result], views: Sequence[Any]) -> dict[str, Any]:
+    """report.charts' figures for the deck, in the presentation template: one per view (keyed
+    by view name) and one per model with a successful cell (keyed "model-<slug>")."""
+    from report import charts
+
+    figures = {
+        view.name: charts.build_figure(view, list(results), template=STATIC_TEMPLATE) for view in views
+    }
+    for page in model_pages(results, raw_paths(results)):
+        if not page.ok:
+            continue
+        per_model = charts.model_figures(page.results, template=STATIC_TEMPLATE)
+        first = next(iter(per_model.values()), None)
+        if first is not None:
+            figures[f"model-{page.slug}"] = first
+    return figures
+
+
+def build_slides(
+    results: Sequence[Result],
+    out_dir: Path | str,
+    *,
+    title: str | None = None,
+    template: Path | str | None = None,
+    frames: int | None = None,
+    views: Mapping[str, Any] | None = None,
+) -> SlidesBuild:
+    """<out_dir>/deck.pptx from `results`, its PNGs in <out_dir>/images (one browser, one batch),
+    and, unless `frames` is 0, <out_dir>/landscape.gif (.mp4) turning in `frames` frames.
+    Raises report.export.BrowserNotFoundError without a Chromium, before writing anything."""
+    import time
+
+    from report import animate, export
+    from report import views as report_views
+
+    out = Path(out_dir)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    chosen = deck_views(views if views is not None else report_views.VIEWS)
+    ordered = sorted(results, key=lambda r: (r.suite, r.cell, r.started_at))
+    figures = slide_figures(ordered, chosen)
+    timings["figures_s"] = time.perf_counter() - started
+    images = {key: out / IMAGES_DIR / f"{key}.png" for key in figures}
+    mark = time.perf_counter()
+    export.export_images(export.ImageJob(figures[key], {"png": path}) for key, path in images.items())
+    timings["images_s"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    infos = [view_info(v, ordered) for v in chosen]
+    deck = plan_deck(ordered, title=title or DEFAULT_TITLE, views=infos, images=images)
+    deck_path = write_deck(deck, out / DECK_NAME, template=template)
+    timings["deck_s"] = time.perf_counter() - mark
+    animation = None
+    n_frames = animate.DEFAULT_FRAMES if frames is None else frames
+    if n_frames and ANIMATED_VIEW in figures:
+        mark = time.perf_counter()
+        animation = animate.animate_figure(figures[ANIMATED_VIEW], out, ANIMATED_VIEW, n_frames=n_frames)
+        timings["animation_s"] = time.perf_counter() - mark
+    timings["total_s"] = time.perf_counter() - started
+    slides = len(Presentation(str(deck_path)).slides)
+    return SlidesBuild(deck=deck_path, slides=slides, images=images, animation=animation, timings=timings)
