@@ -900,3 +900,43 @@ def build_slides(
     timings["total_s"] = time.perf_counter() - started
     slides = len(Presentation(str(deck_path)).slides)
     return SlidesBuild(deck=deck_path, slides=slides, images=images, animation=animation, timings=timings)
+
+
+# --------------------------------------------------------------------------- the site's slide view
+
+SLIDES_TEMPLATE = "slides.md.j2"  # in templates/site/, rendered with report.site's environment
+SLIDES_PAGE = "slides.md"
+
+
+def slide_charts(results: Sequence[Result], views: Mapping[str, Any] | None = None) -> list[Any]:
+    """The deck's views as interactive charts (report.site.Chart) that fill their slide."""
+    from report import charts
+    from report import views as report_views
+    from report.site import Chart, embed
+
+    out = []
+    for view in deck_views(views if views is not None else report_views.VIEWS):
+        fig = charts.build_figure(view, list(results), template="light")
+        fig.update_layout(width=None, height=None, autosize=True)  # the slide's box sets the size
+        out.append(Chart(view.title, embed(fig, f"slide-{view.name}")))
+    return out
+
+
+def slides_page(
+    results: Sequence[Result],
+    *,
+    title: str = DEFAULT_TITLE,
+    charts: Sequence[Any] | None = None,
+    views: Mapping[str, Any] | None = None,
+    templates: Path | None = None,
+) -> str:
+    """The Markdown of the site's slide view (write it as docs/slides.md): a title screen, then
+    one chart per screen; arrow keys move, F goes full screen. `charts` are report.site.Chart
+    objects (default: `slide_charts(results, views)`); every name is escaped by the template."""
+    from report.site import TEMPLATES_DIR, template_env
+
+    ordered = sorted(results, key=lambda r: (r.suite, r.cell, r.started_at))
+    subtitle, _ = _title_slide(ordered, title)
+    shown = list(charts) if charts is not None else slide_charts(ordered, views)
+    env = template_env(templates or TEMPLATES_DIR)
+    return env.get_template(SLIDES_TEMPLATE).render(title=title, subtitle=subtitle, charts=shown)

@@ -338,3 +338,26 @@ def test_rendered_text_stays_inside_its_boxes(deck_path, tmp_path):
                 for bx0, by0, bx1, by1 in boxes
             )
             assert inside, f"slide {number}: {word!r} at {(x0, y0, x1, y1)} is outside every text box"
+
+
+# --------------------------------------------------------------------------- the site's slide view
+
+
+def test_slides_page_escapes_names_and_has_one_section_per_chart(mixed):
+    from markupsafe import Markup
+
+    from report.site import Chart
+    from report.slides import slides_page
+
+    charts = [
+        Chart(XSS_NAME, Markup('<div id="chart-a"></div>')),
+        Chart("Transfer", Markup('<div id="chart-b"></div>')),
+    ]
+    text = slides_page(mixed, title=XSS_NAME, charts=charts)
+    assert "<script>alert" not in text and "</title><script>" not in text
+    assert "&lt;/title&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Evil" in text
+    sections = re.findall(r'<section class="gs-slide[^"]*" id="slide-(\d+)">', text)
+    assert sections == ["1", "2", "3"]  # the title screen, then one per chart
+    assert '<div id="chart-a"></div>' in text and "ArrowRight" in text
+    assert text.startswith("---\nhide:") and "plotly: true" in text
+    assert "2026-11-25 to 2026-11-27" in text
