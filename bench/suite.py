@@ -243,6 +243,10 @@ def load_suite(path: str | Path, model: type[Suite] | None = None) -> Suite:
         raise SuiteError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise SuiteError(f"{path}: a suite is a mapping with at least 'name' and 'models'")
+    if model is None and "hardware" in data:  # bench.estimate's suites name GPUs to estimate for
+        raise SuiteError(
+            f"{path}: an estimate suite (it names hardware:); run: python -m bench estimate {path}"
+        )
     try:
         suite = (model or Suite).model_validate(data)
     except ValidationError as exc:
