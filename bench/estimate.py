@@ -123,7 +123,7 @@ def plan_estimates(path: str | Path) -> EstimatePlan:
     """Load and validate an estimate suite; one cell per matrix point per hardware."""
     path = Path(path)
     suite = load_suite(path, EstimateSuite)
-    assert isinstance(suite, EstimateSuite)
+    assert isinstance(suite, EstimateSuite)  # load_suite validated it with this model
     skipped = check_models(path, suite)
     cells = []
     for hw_id in suite.hardware:
@@ -283,9 +283,6 @@ def _same_estimate(path: Path, result: Result) -> bool:
     except (OSError, ValueError):
         return False
     return old.model_dump(exclude=_VOLATILE) == result.model_dump(exclude=_VOLATILE)
-
-
-__all__ = ["EstimateSuite", "SuiteError", "estimate", "estimate_cell", "plan_estimates"]
 
 
 # --------------------------------------------------------------------------- command line
