@@ -35,8 +35,13 @@ chromium:
 	  || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	       else echo "Chromium is missing: run 'sudo apt-get install -y chromium' or set BROWSER_PATH"; fi; }
 
+# Measure the suite, then add roofline estimates for GPUs this machine may not have (no model
+# runs for those: counted on the meta device, drawn hollow in the report).
+ESTIMATES ?= suites/estimate-h100.yaml suites/estimate-rtx4090.yaml
+
 bench: setup
 	$(BIN)/python -m bench run $(SUITE) --out $(RESULTS)
+	for suite in $(ESTIMATES); do $(BIN)/python -m bench estimate $$suite --out $(RESULTS) || exit $$?; done
 
 report: setup chromium
 	$(BIN)/python -m report $(RESULTS) --out $(OUT)

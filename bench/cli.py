@@ -58,12 +58,20 @@ def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
+def _efficiency(value: float | None) -> str:
+    """Share of the roofline bound; above 100 % the measurement or the model is wrong: say so loudly."""
+    if value is None:
+        return "—"
+    return f"[bold red]{value:.0%} > bound![/]" if value > 1 else f"{value:.0%}"
+
+
 def print_summary(console: Console, reports: list[runner.CellReport], wall_s: float, out_dir: Path) -> None:
     table = Table(title=f"{len(reports)} cells in {wall_s:.1f} s → {out_dir}", title_justify="left")
     for column, justify in [
         ("cell", "left"),
         ("status", "left"),
         ("decode tok/s", "right"),
+        ("roofline %", "right"),
         ("peak GB", "right"),
         ("error", "left"),
     ]:
@@ -75,6 +83,7 @@ def print_summary(console: Console, reports: list[runner.CellReport], wall_s: fl
             escape(row["cell"]),
             f"[{style}]{row['status']}[/]",
             _fmt(row["decode_tok_s"], ".1f"),
+            _efficiency(row["efficiency"]),
             _fmt(row["peak_gb"], ".3f"),
             escape(row["error"]),
         )

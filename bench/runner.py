@@ -1,8 +1,9 @@
 """The sweep: one process per cell, atomic result files, resumable, one sweep per folder at a time.
 
-The parent never imports torch. Cells start from a fork server that imported torch and
-transformers once (bench.cell), so each cell is a fresh process without paying for the imports
-again; the parent blocks on the cell's pipe (no spinning) until it reports or times out.
+The parent runs no model: it validates the suite (transformers' config classes), starts cells
+and writes files. Cells start from a fork server that imported torch and transformers once
+(bench.cell), so each cell is a fresh process without paying for the imports again; the parent
+blocks on the cell's pipe (no spinning) until it reports or times out.
 """
 
 from __future__ import annotations
@@ -292,6 +293,7 @@ def summary_rows(reports: list[CellReport]) -> list[dict[str, Any]]:
                 "cell": r.cell.label,
                 "status": r.result.status + (" (cached)" if r.reused else ""),
                 "decode_tok_s": m.decode.tokens_per_s,
+                "efficiency": m.roofline.efficiency,
                 "peak_gb": peak / 1e9 if peak else None,
                 "error": (r.result.error.message.splitlines()[0][:80] if r.result.error else ""),
             }

@@ -435,8 +435,9 @@ METRICS: dict[str, Metric] = {
             "GB",
             True,
             "lower",
-            "Bytes a decode step must read per sequence: active weights plus the KV cache at "
-            "the final context length.",
+            "Bytes one decode step reads, divided by the batch: the active weights (read once for "
+            "the whole batch) plus each sequence's KV cache at the mean decode context "
+            "(prompt + new tokens / 2).",
             lambda r: r.metrics.roofline.bytes_per_token,
             scale=GB,
         ),
