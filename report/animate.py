@@ -36,6 +36,9 @@ WIDTH, HEIGHT, SCALE = 960, 540, 2  # the report's static PNG: 960x540 layout at
 PAGE_TIMEOUT_S = 60.0
 FRAME_TIMEOUT_S = 30.0
 DEFAULT_EYE = {"x": 1.25, "y": 1.25, "z": 1.25}  # plotly's own default camera
+# Seen from a corner the scene's box is wider than from the preset: step back a little so the
+# axis titles stay inside the picture all the way round.
+TURN_DISTANCE = 1.2
 GIF_COLORS = 255  # one palette entry stays free for pillow's transparency optimisation
 
 NO_BROWSER = (
@@ -74,10 +77,12 @@ def _as_dict(v: Sequence[float]) -> dict[str, float]:
     return {"x": round(v[0], 6), "y": round(v[1], 6), "z": round(v[2], 6)}
 
 
-def turn_cameras(camera: Mapping[str, Any] | None, n_frames: int) -> list[dict[str, Any]]:
+def turn_cameras(
+    camera: Mapping[str, Any] | None, n_frames: int, distance: float = 1.0
+) -> list[dict[str, Any]]:
     """Cameras for one full turn around the scene's up axis, starting at `camera` (the view's
-    preset; plotly's default where absent). The last frame stops one step short of the first,
-    so a looping GIF turns without a stutter."""
+    preset; plotly's default where absent), `distance` times as far from the centre. The last
+    frame stops one step short of the first, so a looping GIF turns without a stutter."""
     if n_frames < 2:
         raise ValueError(f"an animation needs at least 2 frames, not {n_frames}")
     camera = camera or {}
@@ -86,7 +91,7 @@ def turn_cameras(camera: Mapping[str, Any] | None, n_frames: int) -> list[dict[s
     up = _vec(camera.get("up"), {"x": 0.0, "y": 0.0, "z": 1.0})
     norm = math.sqrt(sum(c * c for c in up)) or 1.0
     k = tuple(c / norm for c in up)
-    rel = tuple(e - c for e, c in zip(eye, center, strict=True))
+    rel = tuple(distance * (e - c) for e, c in zip(eye, center, strict=True))
     cameras = []
     for i in range(n_frames):
         angle = 2 * math.pi * i / n_frames
@@ -329,12 +334,16 @@ def animate_figure(
     frame_ms: int = FRAME_MS,
     mp4: bool = True,
 ) -> Animation:
-    """Turn a 3D figure once around its vertical axis: <out_dir>/<name>.gif, and .mp4 where
-    an ffmpeg is installed. `name` must already be path-safe (a view id or a slug)."""
+    """Turn a 3D figure (a plotly Figure or figure dict) once around its vertical axis:
+    <out_dir>/<name>.gif, and .mp4 where an ffmpeg is installed. `name` must already be
+    path-safe (a view name or a slug)."""
+    import plotly.graph_objects as go
+
     out = Path(out_dir)
+    fig = fig if isinstance(fig, go.Figure) else go.Figure(fig)
     camera = fig.layout.scene.camera.to_plotly_json() if fig.layout.scene.camera else None
     started = time.perf_counter()
-    frames = render_frames(fig, turn_cameras(camera, n_frames))
+    frames = render_frames(fig, turn_cameras(camera, n_frames, TURN_DISTANCE))
     rendered = time.perf_counter()
     gif = write_gif(frames, out / f"{name}.gif", frame_ms)
     gif_done = time.perf_counter()

@@ -54,6 +54,7 @@ DEFAULT_VIEWS = ("landscape", "transfer", "scaling", "memory-speed")  # names in
 ANIMATED_VIEW = "landscape"
 DEFAULT_TITLE = "gpuscape results"
 DECK_NAME = "deck.pptx"
+CHART_TITLE_PX = 62  # report.charts.figure_layout's top band for a static figure's title
 STATIC_TEMPLATE = "presentation"  # report.charts' template for slide images
 IMAGES_DIR = "images"
 DEFAULT_AXIS_METRICS = ("peak_memory", "params_total", "params_active", "decode_tokens_per_s")
@@ -376,6 +377,9 @@ def _model_stats(page: ModelPage) -> list[Para]:
     speed, memory = METRICS["decode_tokens_per_s"], METRICS["peak_memory"]
     ex = page.explanation
     stats = [Para(f"{human_count(ex.total)} total, {human_count(ex.active)} active", lead="Parameters: ")]
+    failed = page.failed
+    cells = f"{len(page.ok)} ok" + (f", {len(failed)} failed ({_status_counts(failed)})" if failed else "")
+    stats.append(Para(cells, lead="Cells: "))
     best = page.fastest
     if best is not None:
         kind = device_kind(best)
@@ -387,9 +391,6 @@ def _model_stats(page: ModelPage) -> list[Para]:
                 lead="Fastest decode: ",
             )
         )
-    failed = page.failed
-    cells = f"{len(page.ok)} ok" + (f", {len(failed)} failed ({_status_counts(failed)})" if failed else "")
-    stats.append(Para(cells, lead="Cells: "))
     if failed and not page.ok:
         stats.append(Para(failure_reason(failed[0], 200) or failed[0].status, lead="First failure: "))
     return stats
@@ -840,22 +841,34 @@ def deck_views(views: Mapping[str, Any], names: Sequence[str] = DEFAULT_VIEWS) -
     return [views[name] for name in names if name in views]
 
 
-def slide_figures(results: Sequence[Result], views: Sequence[Any]) -> dict[str, Any]:
-    """report.charts' figures for the deck, in the presentation template: one per view (keyed
-    by view name) and one per model with a successful cell (keyed "model-<slug>")."""
+def slide_figures(
+    results: Sequence[Result], views: Sequence[Any], all_views: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """report.charts' figure dicts for the deck, sized for a 960x540 image in the presentation
+    template: one per view (keyed by view name) and, for each model with a successful cell, its
+    page's first chart (keyed "model-<slug>"; the landscape with that model in colour)."""
     from report import charts
 
-    figures = {
-        view.name: charts.build_figure(view, list(results), template=STATIC_TEMPLATE) for view in views
-    }
+    figures = {v.name: untitled(charts.figure_spec(v, results, STATIC_TEMPLATE, static=True)) for v in views}
+    first = next(iter(charts.model_views(all_views)), None)
+    if first is None:
+        return figures
     for page in model_pages(results, raw_paths(results)):
-        if not page.ok:
-            continue
-        per_model = charts.model_figures(page.results, template=STATIC_TEMPLATE)
-        first = next(iter(per_model.values()), None)
-        if first is not None:
-            figures[f"model-{page.slug}"] = first
+        if page.ok:
+            specs = charts.model_figure_specs(
+                page.results, STATIC_TEMPLATE, context=results, views={first.name: first}, static=True
+            )
+            figures.update({f"model-{page.slug}": untitled(spec) for spec in specs.values()})
     return figures
+
+
+def untitled(spec: dict[str, Any]) -> dict[str, Any]:
+    """The figure without its own title, and the band it took at the top given to the chart:
+    the slide's title names it (report.charts puts a static title in a 62 px band)."""
+    layout = spec["layout"]
+    if layout.pop("title", None) is not None and "margin" in layout:
+        layout["margin"]["t"] = max(10, layout["margin"].get("t", 0) - CHART_TITLE_PX)
+    return spec
 
 
 def build_slides(
@@ -872,15 +885,16 @@ def build_slides(
     Raises report.export.BrowserNotFoundError without a Chromium, before writing anything."""
     import time
 
-    from report import animate, export
+    from report import animate, charts, export
     from report import views as report_views
 
     out = Path(out_dir)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    chosen = deck_views(views if views is not None else report_views.VIEWS)
+    all_views = views if views is not None else report_views.VIEWS
+    chosen = deck_views(all_views)
     ordered = sorted(results, key=lambda r: (r.suite, r.cell, r.started_at))
-    figures = slide_figures(ordered, chosen)
+    figures = slide_figures(ordered, chosen, all_views)
     timings["figures_s"] = time.perf_counter() - started
     images = {key: out / IMAGES_DIR / f"{key}.png" for key in figures}
     mark = time.perf_counter()
@@ -893,9 +907,13 @@ def build_slides(
     timings["deck_s"] = time.perf_counter() - mark
     animation = None
     n_frames = animate.DEFAULT_FRAMES if frames is None else frames
-    if n_frames and ANIMATED_VIEW in figures:
+    turning = all_views.get(ANIMATED_VIEW)
+    if n_frames and turning is not None and turning.is_3d:
         mark = time.perf_counter()
-        animation = animate.animate_figure(figures[ANIMATED_VIEW], out, ANIMATED_VIEW, n_frames=n_frames)
+        spec = charts.figure_spec(
+            turning, ordered, STATIC_TEMPLATE, static=True
+        )  # titled: a GIF stands alone
+        animation = animate.animate_figure(spec, out, ANIMATED_VIEW, n_frames=n_frames)
         timings["animation_s"] = time.perf_counter() - mark
     timings["total_s"] = time.perf_counter() - started
     slides = len(Presentation(str(deck_path)).slides)

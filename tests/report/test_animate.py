@@ -66,6 +66,12 @@ def test_cameras_make_one_turn_around_the_up_axis():
     assert all(math.isclose(s, 2 * math.pi / 48, rel_tol=1e-4) for s in steps)  # even, and loops
 
 
+def test_the_turn_can_step_back_from_the_preset():
+    preset = {"eye": {"x": 1.0, "y": 0.0, "z": 0.5}, "center": {"x": 0, "y": 0, "z": 0.1}}
+    [first, _] = turn_cameras(preset, 2, distance=1.2)
+    assert first["eye"] == {"x": 1.2, "y": 0.0, "z": 0.58}  # 0.1 + 1.2 x (0.5 - 0.1)
+
+
 def test_default_camera_and_too_few_frames():
     cameras = turn_cameras(None, 4)
     assert cameras[0]["eye"] == {"x": 1.25, "y": 1.25, "z": 1.25}
