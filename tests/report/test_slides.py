@@ -3,6 +3,8 @@ text leaves its box."""
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import shutil
 import subprocess
@@ -10,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageStat
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Emu, Inches, Pt
@@ -361,3 +363,76 @@ def test_slides_page_escapes_names_and_has_one_section_per_chart(mixed):
     assert '<div id="chart-a"></div>' in text and "ArrowRight" in text
     assert text.startswith("---\nhide:") and "plotly: true" in text
     assert "2026-11-25 to 2026-11-27" in text
+
+
+# --------------------------------------------------------------------------- end to end: python -m report slides
+
+
+def write_results(results: Sequence[Result], folder: Path) -> Path:
+    for result in results:
+        path = folder / result.suite / f"{result.cell}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(result.to_json())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory) -> Path:
+    from report.synthetic import synthetic_results
+
+    evil = [
+        make_result(XSS_NAME, "../../etc", LLAMA_TINY, counted(LLAMA_TINY), suite="s", device="cpu", batch=b)
+        for b in (1, 2)
+    ]
+    return write_results([*synthetic_results(36, 3, seed=1), *evil], tmp_path_factory.mktemp("results"))
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None and not os.environ.get("BROWSER_PATH"), reason="needs Chromium"
+)
+def test_slides_command_makes_the_deck_and_the_turn(results_dir, tmp_path):
+    from report.slides_cli import main
+
+    out = tmp_path / "slides"
+    assert main([str(results_dir), "--out", str(out), "--frames", "4", "--title", "Synthetic run"]) == 0
+    prs = Presentation(str(out / "deck.pptx"))
+    titles = [slide_title(s) for s in prs.slides]
+    assert titles[0] == "Synthetic run" and titles[-1] == "Methodology"
+    assert titles[1:5] == [
+        "The landscape: memory, size and speed",
+        "What a token costs: bytes read against speed",
+        "Scaling: batch size and prompt length against throughput",
+        "Memory against speed, with the Pareto front",
+    ]
+    assert XSS_NAME in titles and len([t for t in titles if t.startswith("Findings")]) >= 1
+    pictures = [sh for s in prs.slides for sh in s.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
+    assert len(pictures) == 4 + 4  # the views, and one chart per model (all four have ok cells)
+    for pic in pictures:
+        assert pic.image.size == (1920, 1080)
+        image = Image.open(io.BytesIO(pic.image.blob)).convert("L")
+        assert ImageStat.Stat(image).stddev[0] > 10  # a chart was drawn, not a blank page
+    assert all(s.notes_slide.notes_text_frame.text.strip() for s in prs.slides)
+    gif = Image.open(out / "landscape.gif")
+    assert gif.n_frames == 4 and gif.size == (1920, 1080)
+    # every file stays inside --out, named by view or slug whatever the model is called
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9._/-]*", f) for f in files), files
+    assert "images/model-title-script-alert-x-script-evil.png" in files
+
+
+def test_slides_command_says_what_is_wrong(results_dir, tmp_path, capsys, monkeypatch):
+    from report.slides_cli import main
+
+    out = tmp_path / "slides"
+    assert main([str(results_dir), "--out", str(out), "--template", str(tmp_path / "none.pptx")]) == 1
+    assert "no such template file" in capsys.readouterr().err
+    not_pptx = tmp_path / "corporate.pptx"
+    not_pptx.write_text("not a zip")
+    assert main([str(results_dir), "--out", str(out), "--template", str(not_pptx)]) == 1
+    assert "not a .pptx file" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing"), "--out", str(out)]) == 1
+    assert "missing" in capsys.readouterr().err
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-chromium"))
+    assert main([str(results_dir), "--out", str(out), "--frames", "0"]) == 2
+    assert "apt-get install" in capsys.readouterr().err
+    assert not out.exists() or not (out / "deck.pptx").exists()
