@@ -369,8 +369,20 @@ def first_sentence(text: str) -> str:
     return _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
 
 
+# What a slide shows first when not every fact fits (the notes keep them all, in page order).
+SLIDE_TOPICS_FIRST = ("Shape", "Attention", "Experts")
+
+
 def _explanation_paras(explanation: Explanation) -> list[Para]:
-    return [Para(first_sentence(f.text), lead=f"{f.topic}: ") for f in explanation.facts]
+    def rank(fact: Any) -> int:
+        return (
+            SLIDE_TOPICS_FIRST.index(fact.topic)
+            if fact.topic in SLIDE_TOPICS_FIRST
+            else len(SLIDE_TOPICS_FIRST)
+        )
+
+    facts = sorted(explanation.facts, key=rank)  # stable: the others keep the page's order
+    return [Para(first_sentence(f.text), lead=f"{f.topic}: ") for f in facts]
 
 
 def _model_stats(page: ModelPage) -> list[Para]:

@@ -1,7 +1,10 @@
-"""`python -m report slides RESULTS... --out build/slides/`: the deck and the turning landscape.
+"""Make the slides: <out>/deck.pptx (16:9; a slide per view and per model, findings,
+methodology, speaker notes with the numbers) and <out>/landscape.gif (.mp4), the 3D landscape
+turning once. Exit status: 0 done, 1 bad input (results, views, template), 2 no Chromium or a
+failed render (no deck written).
 
-A thin wrapper over report.slides.build_slides; `main(argv)` returns the exit status:
-0 done, 1 bad input (results, views, template), 2 no Chromium or the browser failed.
+A thin wrapper over report.slides.build_slides; report.cli dispatches `python -m report
+slides` here (add_arguments, run), and `main(argv)` runs it alone.
 """
 
 from __future__ import annotations

@@ -160,6 +160,7 @@ def test_model_slide_uses_the_model_pages_words(deck_path):
     [slide] = [s for s in prs.slides if slide_title(s) == "Mixtral (tiny)"]
     text = "\n".join(sh.text_frame.text for sh in slide.shapes if sh.has_text_frame)
     assert "Grouped-query attention (GQA), group size 4" in text  # report.explain's wording
+    assert "Experts: " in text  # a mixture of experts says so before its MLP
     assert "Parameters: 29.6 M total, 20.2 M active" in text
     assert "Fastest decode: 7,200 tok/s (bfloat16, batch 4, prompt 128, new 32)" in text
 
