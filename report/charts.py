@@ -1,0 +1,752 @@
+"""One engine that turns any view (report.views) and results into a plotly figure.
+
+The steps, each a small function: select the cells a view shows (`chart_data`: filter, set
+failed cells aside, pick each axis's metric, drop cells without a value) -> group points into
+traces (one legend entry per model, grouped by family with a title, or one per family when a
+static image has no room) -> style them (colour from the family name, symbol from the
+precision, estimated points hollow) -> lay out axes, camera and the note of what was left out.
+
+`figure_spec` returns a plain figure dict (plotly validates nothing, which keeps a 1,000-cell
+report fast); `build_figure` wraps it in a plotly Figure for callers that want one. Names from
+result files are untrusted: every text plotly renders as HTML is escaped here.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import copy
+import functools
+import hashlib
+import html
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bench.schema import METRICS, Metric, Result, device_kind
+from report.views import VIEWS, View
+
+Template = Literal["light", "dark", "presentation"]
+TEMPLATES: tuple[Template, ...] = ("light", "dark", "presentation")
+
+# Rows a static 960x540 legend holds at the presentation font before it would overflow.
+STATIC_LEGEND_ROWS = 13
+HTML_LEGEND_MODELS = 60  # interactive legends scroll, but past this a family legend reads better
+FAILED_LISTED = 2  # failed cells named under a chart; past this a count (the page lists all)
+SETTING_METRICS = ("batch_size", "prompt_tokens", "new_tokens")
+KEY_METRICS = ("decode_tokens_per_s", "prefill_latency", "peak_memory", "params_total")
+
+# Symbols plotly draws in 3D (only three have hollow forms) and in 2D; known precisions keep
+# theirs in every chart, others take one from their name's hash.
+SYMBOLS_3D = ("circle", "diamond", "square", "cross", "x")
+SYMBOLS_2D = ("circle", "diamond", "square", "cross", "x", "star", "triangle-up", "pentagon", "hexagon")
+KNOWN_SYMBOLS = {
+    "float32": 0,
+    "bfloat16": 1,
+    "float16": 2,
+    "int8": 3,
+    "int4": 4,
+    "qoq": 5,
+}
+OPEN_3D = {"circle", "diamond", "square"}
+
+CONTEXT_GREY = {"light": "#c4c4c4", "presentation": "#c4c4c4", "dark": "#5a5a5a"}
+FRONT_COLOR = {"light": "#222222", "presentation": "#222222", "dark": "#eeeeee"}
+NOTE_COLOR = {"light": "#555555", "presentation": "#555555", "dark": "#bbbbbb"}
+SYMBOL_KEY_COLOR = {"light": "#777777", "presentation": "#777777", "dark": "#aaaaaa"}
+
+
+# --------------------------------------------------------------------------- colours and symbols
+
+
+def _hash(text: str, salt: str = "") -> int:
+    digest = hashlib.blake2b(f"{salt}\0{text.strip().casefold()}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def category_color(value: str) -> str:
+    """A colour derived from a name alone (never from its position among others), so a family
+    or a model keeps its colour in every chart, every result set and every run."""
+    h = _hash(value)
+    hue = (h % 3600) / 3600.0
+    # yellows and light greens wash out on white: darken that band
+    lightness = (0.38 if 0.10 < hue < 0.45 else 0.47) + ((h >> 12) % 3) * 0.04
+    saturation = 0.62 + ((h >> 16) % 3) * 0.1
+    r, g, b = colorsys.hls_to_rgb(hue, lightness, saturation)
+    return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+
+
+# Well-known families get colours picked to stay apart from each other; any other name takes
+# one from its hash. Either way the colour follows from the name alone.
+KNOWN_FAMILY_COLORS = {
+    "llama": "#1f6fd1",
+    "gemma": "#2a9d3a",
+    "qwen": "#7b3fc4",
+    "mistral": "#f08a0c",
+    "mixtral": "#d62f2f",
+    "openai gpt": "#0fa3b1",
+    "gpt": "#0fa3b1",
+    "gpt-2": "#0fa3b1",
+    "phi": "#8c564b",
+    "smollm": "#e0509f",
+    "deepseek": "#2e3a8c",
+    "falcon": "#a3a314",
+    "olmo": "#5c8a00",
+    "granite": "#4d6b7a",
+}
+
+
+def family_color(family: str) -> str:
+    """The colour of a model family: a fixed one for well-known families, else derived from
+    the name by a stable hash, so a family keeps its colour across charts, result sets and runs."""
+    return KNOWN_FAMILY_COLORS.get(family.strip().casefold()) or category_color(family)
+
+
+def _color(category: str, value: str) -> str:
+    return family_color(value) if category == "family" else category_color(value)
+
+
+def precision(result: Result) -> str:
+    """The number format a cell ran at: its quantization if any, else its dtype."""
+    quant = result.setting.quantization
+    return quant if quant and quant.lower() != "none" else result.setting.dtype
+
+
+def category_value(result: Result, category: str) -> str:
+    """The value of a colour/symbol/filter category for one result, as text."""
+    s = result.setting
+    values: dict[str, Any] = {
+        "family": result.model.family,
+        "model": result.model.name,
+        "slug": result.model.slug,
+        "suite": result.suite,
+        "device": s.device,
+        "device_kind": device_kind(result),
+        "dtype": s.dtype,
+        "quantization": s.quantization or "none",
+        "precision": precision(result),
+        "batch_size": s.batch_size,
+        "prompt_tokens": s.prompt_tokens,
+        "new_tokens": s.new_tokens,
+        "method": result.method,
+    }
+    return str(values[category])
+
+
+def symbol_for(value: str, *, three_d: bool, hollow: bool = False) -> str:
+    """The marker symbol for a category value; hollow (estimated) where plotly has a hollow form."""
+    symbols = SYMBOLS_3D if three_d else SYMBOLS_2D
+    index = KNOWN_SYMBOLS.get(value.lower(), _hash(value, "symbol"))
+    symbol = symbols[index % len(symbols)]
+    if hollow and (not three_d or symbol in OPEN_3D):
+        return f"{symbol}-open"
+    return symbol
+
+
+# --------------------------------------------------------------------------- selecting cells
+
+
+@dataclass(frozen=True)
+class Point:
+    """One plotted cell: the result and its display values on the view's axes."""
+
+    result: Result
+    values: tuple[float, ...]
+
+
+@dataclass
+class ChartData:
+    """What a view shows of a result set, and what it leaves out (and why)."""
+
+    view: View
+    metrics: tuple[Metric, ...]
+    points: list[Point] = field(default_factory=list)
+    context: list[Point] = field(default_factory=list)  # other models, drawn grey (highlight)
+    failed: list[Result] = field(default_factory=list)  # status != ok: listed, never plotted
+    missing: list[tuple[Result, str]] = field(default_factory=list)  # ok, no value: (result, metric label)
+    device_kinds: tuple[str, ...] = ()
+
+    @property
+    def models(self) -> list[str]:
+        return sorted({p.result.model.name for p in self.points}, key=str.casefold)
+
+
+def matches(view: View, result: Result) -> bool:
+    """Whether a result passes the view's filter."""
+    for key, allowed in view.filter.items():
+        value = category_value(result, key)
+        if value not in {str(a) if a is not None else "none" for a in allowed}:
+            return False
+    return True
+
+
+def chart_data(
+    view: View, results: Iterable[Result], *, highlight: str | None = None, only: str | None = None
+) -> ChartData:
+    """Select and measure the cells of a view. `only` keeps one model (by name); `highlight`
+    keeps every model but draws the others grey."""
+    chosen = [r for r in results if matches(view, r) and (only is None or r.model.name == only)]
+    ok = [r for r in chosen if r.status == "ok"]
+    metrics = tuple(axis.choose(ok) for axis in view.axes())
+    data = ChartData(view=view, metrics=metrics, failed=[r for r in chosen if r.status != "ok"])
+    if highlight is not None:
+        data.failed = [r for r in data.failed if r.model.name == highlight]
+    for result in ok:
+        values = []
+        for axis, metric in zip(view.axes(), metrics, strict=True):
+            value = metric.display(result)
+            if value is None or not math.isfinite(value) or (axis.is_log(metric) and value <= 0):
+                break
+            values.append(value)
+        point = Point(result, tuple(values)) if len(values) == len(metrics) else None
+        is_context = highlight is not None and result.model.name != highlight
+        if point is None:
+            if not is_context:
+                absent = metrics[len(values)]
+                data.missing.append((result, absent.label))
+        elif is_context:
+            data.context.append(point)
+        else:
+            data.points.append(point)
+    data.device_kinds = tuple(sorted({device_kind(p.result) for p in data.points + data.context}))
+    return data
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _count(value: float) -> str:
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def format_value(metric: Metric, value: float | None) -> str:
+    """A display value with its unit: 3 significant figures, counts as 8.03B / 124M."""
+    if value is None:
+        return "n/a"
+    if not metric.unit:
+        return _count(value) if value >= 1000 else f"{value:.4g}"
+    if metric.unit == "s" and value < 0.1:
+        return f"{value * 1000:.3g} ms"
+    return f"{value:.3g} {metric.unit}"
+
+
+def axis_title(metric: Metric, kinds: Sequence[str], override: str | None = None) -> str:
+    """The registry's title, named by device where the name depends on it (GPU memory vs RSS)."""
+    if override:
+        return override
+    if metric.cpu_label and len(kinds) > 1:
+        unit = f" ({metric.unit})" if metric.unit else ""
+        return f"{metric.label} / {metric.cpu_label}{unit}"
+    return metric.title(kinds[0] if kinds else None)
+
+
+def setting_text(result: Result) -> str:
+    """device · dtype · quantization · batch · prompt · new tokens, for hover and lists."""
+    s = result.setting
+    parts = [s.device, s.dtype]
+    if s.quantization and s.quantization.lower() != "none":
+        parts.append(s.quantization)
+    parts += [f"batch {s.batch_size}", f"prompt {s.prompt_tokens}", f"{s.new_tokens} new"]
+    return " · ".join(parts)
+
+
+def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
+    """Model, every setting and the key metrics of one cell (escaped: names are untrusted)."""
+    r = point.result
+    e = html.escape
+    lines = [f"<b>{e(r.model.name)}</b> · {e(r.model.family)}", e(setting_text(r))]
+    kind = device_kind(r)
+    shown = set()
+    for metric, value in zip(metrics, point.values, strict=True):
+        lines.append(f"{e(metric.title(kind).rsplit(' (', 1)[0])}: {e(format_value(metric, value))}")
+        shown.add(metric.id)
+    extra = [METRICS[m] for m in KEY_METRICS if m not in shown]
+    key = [
+        f"{m.title(kind).rsplit(' (', 1)[0]}: {format_value(m, m.display(r))}"
+        for m in extra
+        if m.display(r) is not None
+    ]
+    if key:
+        lines.append(e(" · ".join(key[:2])))
+        if len(key) > 2:
+            lines.append(e(" · ".join(key[2:])))
+    method = "estimated (roofline, not run)" if r.method == "estimated" else "measured"
+    lines.append(f"{method} · suite {e(r.suite)}")
+    return "<br>".join(lines)
+
+
+def failure_text(result: Result) -> str:
+    """One failed cell in a line: model, setting, status."""
+    return f"{result.model.name} ({setting_text(result)}): {result.status}"
+
+
+def note_text(data: ChartData) -> str:
+    """What the chart leaves out, in a line or two under it (escaped). Failed cells are named
+    when there are few; the chart's page lists every one."""
+    parts = []
+    if data.failed:
+        kinds = Counter(r.status for r in data.failed)
+        summary = ", ".join(
+            f"{n} {status}" for status, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
+        cells = "cell" if len(data.failed) == 1 else "cells"
+        if len(data.failed) <= FAILED_LISTED:
+            named = "; ".join(failure_text(r) for r in data.failed)
+            parts.append(f"Not plotted: {len(data.failed)} failed {cells}: {named}")
+        else:
+            parts.append(f"Not plotted: {len(data.failed)} failed {cells} ({summary}), listed with the chart")
+    if data.missing:
+        labels = Counter(label for _, label in data.missing)
+        what = ", ".join(f"{n} without {label.lower()}" for label, n in sorted(labels.items()))
+        parts.append(f"Not plotted: {what}")
+    return "<br>".join(html.escape(p) for p in parts)
+
+
+# --------------------------------------------------------------------------- traces
+
+
+def legend_level(data: ChartData, static: bool) -> Literal["model", "family"]:
+    """One entry per model where it fits, else one per colour group (model names stay in hover)."""
+    view = data.view
+    if view.color not in ("family", "model"):
+        return "family"
+    if view.legend != "auto":
+        return view.legend
+    models = len(data.models)
+    groups = len({category_value(p.result, "family") for p in data.points})
+    if static:
+        extra = int(bool(data.context)) + int(view.pareto)
+        return "model" if models + groups + extra <= STATIC_LEGEND_ROWS else "family"
+    return "model" if models <= HTML_LEGEND_MODELS else "family"
+
+
+def marker_size(view: View, count: int, static: bool) -> float:
+    """Smaller markers as cells multiply, so a 1,000-cell chart is not one blot."""
+    base = (8.0 if static else 6.5) if view.is_3d else (14.0 if static else 11.0)
+    shrink = 1.0 - 0.12 * max(0.0, math.log10(max(count, 1)) - 1.0)
+    return round(base * max(shrink, 0.6), 1)
+
+
+def _marker_symbols(points: Sequence[Point], view: View) -> list[str]:
+    three_d = view.is_3d
+    return [
+        symbol_for(
+            category_value(p.result, view.symbol) if view.symbol else "circle",
+            three_d=three_d,
+            hollow=p.result.method == "estimated",
+        )
+        for p in points
+    ]
+
+
+def _xyz(points: Sequence[Point], dims: int) -> dict[str, list[float | None]]:
+    return {axis: [p.values[i] for p in points] for i, axis in enumerate("xyz"[:dims])}
+
+
+def _empty(dims: int) -> dict[str, list[None]]:
+    return {axis: [None] for axis in "xyz"[:dims]}
+
+
+def _trace_type(view: View) -> str:
+    return "scatter3d" if view.is_3d else "scatter"
+
+
+def _scatter(view: View, points: Sequence[Point], metrics: Sequence[Metric], **style: Any) -> dict[str, Any]:
+    trace: dict[str, Any] = {
+        "type": _trace_type(view),
+        "mode": "markers",
+        **_xyz(points, len(metrics)),
+        "text": [hover_text(p, metrics) for p in points],
+        "hovertemplate": "%{text}<extra></extra>",
+        "showlegend": False,  # legend entries are separate traces: see legend_entry
+    }
+    trace.update(style)
+    return trace
+
+
+def _marker(view: View, points: Sequence[Point], color: str, size: float) -> dict[str, Any]:
+    symbols = _marker_symbols(points, view)
+    marker: dict[str, Any] = {"color": color, "size": size, "symbol": symbols, "opacity": 0.9}
+    if not view.is_3d:
+        hollow = [s.endswith("-open") for s in symbols]
+        marker["line"] = {
+            "width": [2.0 if h else 0.7 for h in hollow],
+            "color": [color if h else "white" for h in hollow],
+        }
+    return marker
+
+
+def legend_entry(
+    view: View, dims: int, name: str, group: str, color: str, title: str | None = None
+) -> dict[str, Any]:
+    """A legend entry without data: a plain circle in the entry's colour (a data trace's own
+    swatch would show its first point's symbol). Clicking it toggles its legend group."""
+    trace: dict[str, Any] = {
+        "type": _trace_type(view),
+        "mode": "markers",
+        **_empty(dims),
+        "name": name,
+        "legendgroup": group,
+        "marker": {"color": color, "symbol": "circle", "size": 10},
+        "hoverinfo": "skip",
+        "showlegend": True,
+    }
+    if title is not None:
+        trace["legendgrouptitle"] = {"text": title}
+    return trace
+
+
+def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, Any]]:
+    """The coloured traces: per model under a family title, or per colour group; each with its
+    legend entry, sharing a legend group so a click shows or hides the model (or family)."""
+    view = data.view
+    dims = len(data.metrics)
+    size = marker_size(view, len(data.points) + len(data.context), static)
+    by_group: dict[str, dict[str, list[Point]]] = {}
+    for point in data.points:
+        group = category_value(point.result, view.color if level == "family" else "family")
+        entry = group if level == "family" else point.result.model.name
+        by_group.setdefault(group, {}).setdefault(entry, []).append(point)
+    traces = []
+    for group in sorted(by_group, key=str.casefold):
+        entries = by_group[group]
+        for i, entry in enumerate(sorted(entries, key=str.casefold)):
+            points = entries[entry]
+            color = _color(view.color, category_value(points[0].result, view.color))
+            legend_group = f"{level}:{entry}"
+            title = f"<b>{html.escape(group)}</b>" if level == "model" and i == 0 else None
+            traces.append(legend_entry(view, dims, html.escape(entry), legend_group, color, title))
+            traces.append(_scatter(view, points, data.metrics, name=html.escape(entry), legendgroup=legend_group,
+                                   marker=_marker(view, points, color, size)))  # fmt: skip
+    return traces
+
+
+def context_traces(data: ChartData, template: Template, static: bool) -> list[dict[str, Any]]:
+    """Every other model in one grey trace, under the highlighted one, with its legend entry."""
+    if not data.context:
+        return []
+    grey = CONTEXT_GREY[template]
+    size = marker_size(data.view, len(data.points) + len(data.context), static) * 0.8
+    marker = _marker(data.view, data.context, grey, size)
+    marker["opacity"] = 0.5
+    trace = _scatter(
+        data.view, data.context, data.metrics, name="Other models", legendgroup="context", marker=marker
+    )
+    return [legend_entry(data.view, len(data.metrics), "Other models", "context", grey), trace]
+
+
+def symbol_key_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
+    """A second, horizontal legend under the title that explains the symbols: one grey entry
+    per precision (or whatever the view's symbol stands for), and hollow for estimates."""
+    view = data.view
+    shown = data.points + data.context
+    if view.symbol is None or not shown:
+        return []
+    values = sorted({category_value(p.result, view.symbol) for p in shown}, key=str.casefold)
+    keys = [(v, symbol_for(v, three_d=view.is_3d)) for v in values]
+    if any(p.result.method == "estimated" for p in shown):
+        keys.append(("estimated", symbol_for("circle", three_d=view.is_3d, hollow=True)))
+    color = SYMBOL_KEY_COLOR[template]
+    traces = []
+    for label, symbol in keys:
+        marker: dict[str, Any] = {"color": color, "symbol": symbol, "size": 10}
+        if symbol.endswith("-open") and not view.is_3d:
+            marker["line"] = {"width": 2, "color": color}
+        traces.append({
+            "type": _trace_type(view), "mode": "markers", **_empty(len(data.metrics)),
+            "name": html.escape(label), "legend": "legend2", "marker": marker,
+            "hoverinfo": "skip", "showlegend": True,
+        })  # fmt: skip
+    return traces
+
+
+def symbol_key_title(view: View) -> str:
+    names = {"precision": "Precision", "dtype": "Dtype", "quantization": "Quantization"}
+    return names.get(view.symbol or "", (view.symbol or "").replace("_", " ").capitalize())
+
+
+def pareto_front(points: Sequence[Point], metrics: Sequence[Metric]) -> list[tuple[float, float]]:
+    """The cells no other cell beats on both axes (measured cells; all if none were measured),
+    in x order. Uses each metric's better direction from the registry."""
+    measured = [p for p in points if p.result.method == "measured"] or list(points)
+    sign = [1.0 if m.better == "lower" else -1.0 for m in metrics[:2]]
+    ranked = sorted(measured, key=lambda p: (sign[0] * p.values[0], sign[1] * p.values[1]))
+    front, best = [], math.inf
+    for p in ranked:
+        if sign[1] * p.values[1] < best:
+            best = sign[1] * p.values[1]
+            front.append((p.values[0], p.values[1]))
+    return sorted(front)
+
+
+def front_trace(data: ChartData, template: Template) -> dict[str, Any] | None:
+    if not data.view.pareto or any(m.better is None for m in data.metrics[:2]):
+        return None
+    front = pareto_front(data.points + data.context, data.metrics)
+    if len(front) < 2:
+        return None
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "x": [x for x, _ in front],
+        "y": [y for _, y in front],
+        "name": "Pareto front",
+        "legendgroup": "front",
+        "line": {"color": FRONT_COLOR[template], "width": 2, "dash": "dash"},
+        "hoverinfo": "skip",
+    }
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@functools.cache
+def _template_json(template: Template) -> str:
+    import json
+
+    import plotly.io as pio
+
+    base = pio.templates["plotly_dark" if template == "dark" else "plotly_white"].to_plotly_json()
+    layout = base["layout"]
+    layout["font"] = {**layout.get("font", {}), "family": 'Arial, "Liberation Sans", Helvetica, sans-serif'}
+    if template == "presentation":
+        # plotly's "presentation" template is a font size; these keep 18 px (36 px in the PNG) and up
+        layout["font"]["size"] = 18
+        layout["title"] = {**layout.get("title", {}), "font": {"size": 26}}
+        layout["legend"] = {"font": {"size": 18}, "grouptitlefont": {"size": 18}}
+    else:
+        layout["font"]["size"] = 13
+    return json.dumps(base)
+
+
+def template_dict(template: Template) -> dict[str, Any]:
+    """A plotly template as a plain dict: plotly_white or plotly_dark with our fonts;
+    "presentation" is the light one at slide font sizes (18 px and up)."""
+    import json
+
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
+    return json.loads(_template_json(template))
+
+
+def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[str, Any]:
+    axis = view.axes()[index]
+    metric = data.metrics[index]
+    log = axis.is_log(metric)
+    layout: dict[str, Any] = {
+        "title": {"text": html.escape(axis_title(metric, data.device_kinds, axis.title))},
+        "type": "log" if log else "linear",
+        "exponentformat": "B",  # 10k, 1M, 1B
+    }
+    values = [p.values[index] for p in data.points + data.context]
+    distinct = sorted(set(values))
+    if metric.id in SETTING_METRICS and 0 < len(distinct) <= 8:
+        # a setting takes a few values: label exactly those (batch 1 2 4 8, not 1 2 5 10)
+        layout["tickvals"] = distinct
+        layout["ticktext"] = [_count(v) if v >= 100_000 else f"{v:g}" for v in distinct]
+    elif log and values:
+        decades = math.log10(max(values)) - math.log10(min(values))
+        # one labelled tick per decade once the data spans several; 1-2-5 below that
+        layout["dtick"] = 1 if decades >= 2.5 else "D2"
+    if view.is_3d:
+        layout["title"]["font"] = {"size": 18 if static else 13}
+        layout["tickfont"] = {"size": 16 if static else 11}
+    else:
+        layout["automargin"] = True
+        layout["zeroline"] = False
+        if static:
+            layout["title"]["font"] = {"size": 20}
+            layout["tickfont"] = {"size": 18}
+    return layout
+
+
+def _scene(view: View, data: ChartData, static: bool) -> dict[str, Any]:
+    scene: dict[str, Any] = {f"{a}axis": _axis_layout(view, data, i, static) for i, a in enumerate("xyz")}
+    scene["camera"] = view.camera_layout()
+    if isinstance(view.aspect, dict):
+        scene["aspectmode"] = "manual"
+        scene["aspectratio"] = dict(view.aspect)
+    else:
+        scene["aspectmode"] = view.aspect
+    scene["domain"] = {"x": [0.0, 0.74 if static else 0.78], "y": [0.0, 1.0]}
+    return scene
+
+
+def _legends(view: View, data: ChartData, static: bool) -> dict[str, Any]:
+    """The entry legend at the right (outside a 2D plot, beside a 3D scene) and the symbol key
+    as one row under the title."""
+    main = {
+        "groupclick": "togglegroup",
+        "itemsizing": "constant",
+        "tracegroupgap": 4 if static else 6,
+        "yanchor": "top",
+        "y": 1.0,
+        "xanchor": "left",
+        "x": (0.75 if static else 0.79) if view.is_3d else 1.02,
+    }
+    key = {
+        "orientation": "h",
+        "yanchor": "bottom",
+        "y": 1.0,
+        "xanchor": "left",
+        "x": 0.0,
+        "title": {"text": f"{html.escape(symbol_key_title(view))}:", "font": {"size": 16 if static else 12}},
+        "font": {"size": 16 if static else 12},
+        "itemclick": False,
+        "itemdoubleclick": False,
+        "bgcolor": "rgba(0,0,0,0)",
+    }
+    return {"legend": main, "legend2": key}
+
+
+def _note(data: ChartData, template: Template, static: bool) -> dict[str, Any] | None:
+    text = note_text(data)
+    if not text:
+        return None
+    below_axis = 0 if data.view.is_3d else (78 if static else 58)  # under the x axis title
+    return {
+        "text": text,
+        "xref": "paper",
+        "yref": "paper",
+        "x": 0.0,
+        "y": 0.0,
+        "xanchor": "left",
+        "yanchor": "top",
+        "yshift": -below_axis - 4,
+        "showarrow": False,
+        "align": "left",
+        "font": {"size": 13 if static else 12, "color": NOTE_COLOR[template]},
+    }
+
+
+def _title(view: View, subject: str | None) -> str:
+    title = html.escape(view.title)
+    return f"{html.escape(subject)}: {title}" if subject else title
+
+
+def figure_layout(data: ChartData, template: Template, static: bool, subject: str | None) -> dict[str, Any]:
+    """Title, axes or scene, legends, note, margins and size; no figure data."""
+    view = data.view
+    note = _note(data, template, static)
+    note_px = (note["text"].count("<br>") + 1) * (19 if static else 17) + 8 if note else 0
+    has_key = view.symbol is not None and bool(data.points or data.context)
+    top = (62 if static else 50) + (36 if has_key else 0)
+    layout: dict[str, Any] = {
+        "template": template_dict(template),
+        "title": {"text": _title(view, subject), "x": 0.01, "xanchor": "left", "y": 1.0, "yanchor": "top",
+                  "yref": "container", "pad": {"t": 14 if static else 10}},
+        **_legends(view, data, static),
+        "margin": {"l": 10 if view.is_3d else 20, "r": 10, "t": top, "b": 10 + note_px},
+        "hoverlabel": {"align": "left"},
+        "showlegend": True,
+    }  # fmt: skip
+    if not static:
+        layout["height"] = 640 if view.is_3d else 560
+    if view.is_3d:
+        layout["scene"] = _scene(view, data, static)
+    else:
+        layout["xaxis"] = _axis_layout(view, data, 0, static)
+        layout["yaxis"] = _axis_layout(view, data, 1, static)
+        layout["margin"]["b"] = (80 if static else 60) + note_px
+    annotations = [note] if note else []
+    if not data.points and not data.context:
+        annotations.append(
+            {"text": "No cells to show", "xref": "paper", "yref": "paper", "x": 0.4, "y": 0.5, "showarrow": False,
+             "font": {"size": 20, "color": NOTE_COLOR[template]}}
+        )  # fmt: skip
+    if annotations:
+        layout["annotations"] = annotations
+    return layout
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def figure_spec(
+    view: View,
+    results: Iterable[Result],
+    template: Template = "light",
+    *,
+    static: bool = False,
+    highlight: str | None = None,
+    only: str | None = None,
+    data: ChartData | None = None,
+) -> dict[str, Any]:
+    """A view of the results as a plotly figure dict (unvalidated: fast). `static` sizes text
+    and legend for a 960x540 image; `highlight`/`only` take a model name (model pages)."""
+    if data is None:
+        data = chart_data(view, results, highlight=highlight, only=only)
+    level = legend_level(data, static)
+    subject = highlight or only
+    traces = context_traces(data, template, static) + model_traces(data, level, static)
+    front = front_trace(data, template)
+    if front is not None:
+        traces.append(front)
+    traces += symbol_key_traces(data, template)
+    return {"data": traces, "layout": figure_layout(data, template, static, subject)}
+
+
+def build_figure(
+    view: View | str, results: Iterable[Result], template: Template = "light", **options: Any
+) -> Any:
+    """A view (or a view name from VIEWS) of the results as a plotly Figure; options as for
+    figure_spec. Embed it with `fig.to_html(full_html=False, include_plotlyjs=False, div_id=...)`."""
+    import plotly.graph_objects as go
+
+    if isinstance(view, str):
+        view = VIEWS[view]
+    return go.Figure(figure_spec(view, list(results), template, **options), skip_invalid=False)
+
+
+def model_views(views: Mapping[str, View] | None = None) -> list[View]:
+    """The views drawn on a model's page, in file order."""
+    return [v for v in (views or VIEWS).values() if v.per_model != "none"]
+
+
+def model_figure_specs(
+    results: Sequence[Result],
+    template: Template = "light",
+    *,
+    context: Sequence[Result] | None = None,
+    views: Mapping[str, View] | None = None,
+    static: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """view name -> figure dict for one model's page. `results` are that model's cells (one
+    model name); `context` (all results) lets "highlight" views draw the other models grey."""
+    if not results:
+        return {}
+    name = results[0].model.name
+    pool = list(context) if context is not None else list(results)
+    specs = {}
+    for view in model_views(views):
+        if view.per_model == "highlight":
+            specs[view.name] = figure_spec(view, pool, template, static=static, highlight=name)
+        else:
+            specs[view.name] = figure_spec(view, results, template, static=static, only=name)
+    return specs
+
+
+def model_figures(
+    results: Sequence[Result],
+    template: Template = "light",
+    *,
+    context: Sequence[Result] | None = None,
+    views: Mapping[str, View] | None = None,
+) -> dict[str, Any]:
+    """view title -> plotly Figure for one model's page (see model_figure_specs)."""
+    import plotly.graph_objects as go
+
+    chosen = {v.name: v for v in model_views(views)}
+    specs = model_figure_specs(results, template, context=context, views=views)
+    return {chosen[name].title: go.Figure(spec) for name, spec in specs.items()}
+
+
+def with_template(spec: Mapping[str, Any], template: Template) -> dict[str, Any]:
+    """A copy of a figure dict in another template (the HTML and the image share one build)."""
+    out = copy.deepcopy(dict(spec))
+    out["layout"]["template"] = template_dict(template)
+    return out

@@ -1,0 +1,291 @@
+"""Static images (PNG, SVG, PDF) of many figures from one Chromium, fast.
+
+kaleido's path (what `fig.write_image` and `plotly.io.write_images` use) starts a browser per
+call, reloads its page and plotly.js after every image, and waits a fixed 500 ms inside
+`Plotly.toImage` for any 3D scene. Here one Chromium (found the way kaleido finds it) opens a
+few tabs on a page that loads plotly.js once (report/assets/render.html); each figure is drawn
+once and PNG, SVG and PDF all come from that one snapshot. `python -m report.perf` measures both.
+
+The browser is driven through choreographer, the Chromium driver kaleido itself is built on, so
+this needs nothing beyond the report extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+ASSETS = Path(__file__).with_name("assets")
+IMAGE_FORMATS = ("png", "svg", "pdf")
+WIDTH, HEIGHT, SCALE = 960, 540, 2  # the layout size; PNG pixels are WIDTH*SCALE x HEIGHT*SCALE
+DEFAULT_TABS = 2  # measured on 2 cores: the page's JavaScript and the GPU process overlap
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+PAGE_TIMEOUT_S = 60.0
+FIGURE_TIMEOUT_S = 120.0
+CSS_PX_PER_INCH = 96.0
+
+NO_BROWSER = (
+    "Chromium was not found, so no PNG, SVG or PDF images were made (the HTML charts were). "
+    "Install it with `apt-get install -y chromium` (Debian/Ubuntu; `sudo` if not root), or point "
+    "BROWSER_PATH at an installed Chrome or Chromium executable, then run the report again."
+)
+
+T = TypeVar("T")
+
+
+class BrowserNotFoundError(RuntimeError):
+    """No Chromium to render with; the message says how to install one."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(f"{detail} {NO_BROWSER}" if detail else NO_BROWSER)
+
+
+class ExportError(RuntimeError):
+    """The browser could not render a figure (the message names the output file)."""
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """One figure and the files to write from it, keyed by format ('png', 'svg', 'pdf')."""
+
+    figure: Any  # a plotly Figure or a figure dict
+    outputs: Mapping[str, Path]
+    width: int = WIDTH
+    height: int = HEIGHT
+    scale: float = SCALE
+
+    def __post_init__(self) -> None:
+        unknown = set(self.outputs) - set(IMAGE_FORMATS)
+        if unknown:
+            raise ValueError(f"unknown image format(s) {sorted(unknown)}; known: {', '.join(IMAGE_FORMATS)}")
+
+
+@dataclass
+class ExportStats:
+    """What export_images did and how long it took."""
+
+    figures: int = 0
+    files: list[Path] = field(default_factory=list)
+    start_s: float = 0.0  # browser start and page load
+    render_s: float = 0.0  # first figure sent to last file written
+    tabs: int = 0
+
+    @property
+    def total_s(self) -> float:
+        return self.start_s + self.render_s
+
+
+def find_browser() -> str | None:
+    """The Chromium to use: BROWSER_PATH if set, else the first Chrome/Chromium on PATH."""
+    configured = os.environ.get("BROWSER_PATH")
+    if configured:
+        return configured if _is_executable(configured) else None
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found and _is_executable(found):
+            return found
+    return None
+
+
+def _is_executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def export_images(
+    jobs: Iterable[ImageJob],
+    *,
+    tabs: int = DEFAULT_TABS,
+    browser_path: str | None = None,
+    antialias: bool = True,
+    on_done: Callable[[ImageJob], None] | None = None,
+) -> ExportStats:
+    """Render every job in one browser and write its files; raises BrowserNotFoundError when
+    there is no Chromium and ExportError when a figure fails (files already written stay).
+
+    `antialias=False` draws 3D scenes without WebGL multisampling: rougher edges, but on a
+    machine without a GPU about a third less CPU per 3D figure (see report.perf)."""
+    jobs = list(jobs)
+    if not jobs:
+        return ExportStats()
+    path = browser_path or find_browser()
+    if path is None:
+        configured = os.environ.get("BROWSER_PATH")
+        detail = f"BROWSER_PATH={configured!r} is not an executable file." if configured else None
+        raise BrowserNotFoundError(detail)
+    return _run(_export(jobs, path, max(1, min(tabs, len(jobs))), antialias, on_done))
+
+
+def _run(coroutine: Awaitable[T]) -> T:
+    """asyncio.run, also from code that already runs an event loop (a notebook): in a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)  # type: ignore[arg-type]
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="gpuscape-export")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+async def _export(
+    jobs: Sequence[ImageJob],
+    browser_path: str,
+    tabs: int,
+    antialias: bool,
+    on_done: Callable[[ImageJob], None] | None,
+) -> ExportStats:
+    import choreographer
+
+    stats = ExportStats(figures=len(jobs), tabs=tabs)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gpuscape-render-") as page_dir:
+        page = _page(Path(page_dir)) + ("" if antialias else "?antialias=0")
+        try:
+            browser = choreographer.Browser(path=browser_path, headless=True)
+        except Exception as error:  # choreographer's ChromeNotFoundError and friends
+            raise BrowserNotFoundError(f"{browser_path} could not be used ({error}).") from None
+        async with browser:
+            opened = await asyncio.gather(*(_open_tab(browser, page) for _ in range(tabs)))
+            stats.start_s = time.perf_counter() - started
+            rendering = time.perf_counter()
+            queue: asyncio.Queue[ImageJob] = asyncio.Queue()
+            for job in jobs:
+                queue.put_nowait(job)
+            workers = [asyncio.create_task(_worker(tab, queue, stats, on_done)) for tab in opened]
+            try:
+                await asyncio.gather(*workers)
+            finally:
+                for worker in workers:
+                    worker.cancel()
+            stats.render_s = time.perf_counter() - rendering
+    return stats
+
+
+def _page(folder: Path) -> str:
+    """The renderer page in a temporary folder, next to the installed plotly.js; its file URL."""
+    import plotly
+
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    shutil.copyfile(plotly_js, folder / "plotly.min.js")
+    for name in ("render.html", "render.js"):
+        shutil.copyfile(ASSETS / name, folder / name)
+    return (folder / "render.html").as_uri()
+
+
+async def _open_tab(browser: Any, url: str) -> Any:
+    tab = await browser.create_tab("")
+    loaded = tab.subscribe_once("Page.loadEventFired")
+    _check(await tab.send_command("Page.enable"), "enable the page")
+    _check(await tab.send_command("Page.navigate", params={"url": url}), "open the renderer page")
+    await asyncio.wait_for(loaded, PAGE_TIMEOUT_S)
+    ready = await _evaluate(tab, "typeof window.gpuscape === 'object' && window.gpuscape.version")
+    if not ready:
+        raise ExportError("the renderer page did not load plotly.js")
+    return tab
+
+
+async def _worker(
+    tab: Any, queue: asyncio.Queue[ImageJob], stats: ExportStats, on_done: Callable[[ImageJob], None] | None
+) -> None:
+    while True:
+        try:
+            job = queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return
+        try:
+            written = await asyncio.wait_for(_render(tab, job), FIGURE_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise ExportError(
+                f"{_first_output(job)}: the browser took over {FIGURE_TIMEOUT_S:.0f} s"
+            ) from None
+        stats.files.extend(written)
+        if on_done is not None:
+            on_done(job)
+
+
+async def _render(tab: Any, job: ImageJob) -> list[Path]:
+    from plotly.io.json import to_json_plotly
+
+    figure = job.figure.to_plotly_json() if hasattr(job.figure, "to_plotly_json") else job.figure
+    formats = sorted(job.outputs)
+    expression = (
+        f"gpuscape.render({to_json_plotly(figure)}, {to_json_plotly(formats)}, "
+        f"{int(job.width)}, {int(job.height)}, {float(job.scale)})"
+    )
+    try:
+        out = await _evaluate(tab, expression)
+    except ExportError as error:
+        raise ExportError(f"{_first_output(job)}: {error}") from None
+    written = []
+    for fmt in formats:
+        path = job.outputs[fmt]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "png":
+            path.write_bytes(base64.b64decode(out["png"]))
+        elif fmt == "svg":
+            path.write_text(out["svg"], encoding="utf-8")
+        else:
+            path.write_bytes(await _print_pdf(tab, job))
+        written.append(path)
+    return written
+
+
+async def _print_pdf(tab: Any, job: ImageJob) -> bytes:
+    params = {
+        "printBackground": True,
+        "preferCSSPageSize": True,
+        "paperWidth": job.width / CSS_PX_PER_INCH,
+        "paperHeight": job.height / CSS_PX_PER_INCH,
+        "marginTop": 0,
+        "marginBottom": 0,
+        "marginLeft": 0,
+        "marginRight": 0,
+        "pageRanges": "1",
+    }
+    response = await tab.send_command("Page.printToPDF", params=params)
+    _check(response, "print the PDF")
+    await _evaluate(tab, "gpuscape.clearPrint()")
+    return base64.b64decode(response["result"]["data"])
+
+
+async def _evaluate(tab: Any, expression: str) -> Any:
+    """Run JavaScript in the tab, await its promise, return its value (JSON-like)."""
+    params = {"expression": expression, "awaitPromise": True, "returnByValue": True}
+    response = _check(await tab.send_command("Runtime.evaluate", params=params), "run the renderer")
+    result = response.get("result", {})
+    if "exceptionDetails" in result:
+        details = result["exceptionDetails"]
+        description = details.get("exception", {}).get("description") or details.get("text", "error")
+        raise ExportError(f"plotly.js failed: {description.splitlines()[0]}")
+    return result.get("result", {}).get("value")
+
+
+def _check(response: Mapping[str, Any], doing: str) -> Mapping[str, Any]:
+    if "error" in response:
+        raise ExportError(
+            f"the browser could not {doing}: {response['error'].get('message', response['error'])}"
+        )
+    return response
+
+
+def _first_output(job: ImageJob) -> Path:
+    return next(iter(job.outputs.values()))

@@ -1,0 +1,204 @@
+"""`python -m report.perf`: how fast the report renders, measured here and now (`make perf`).
+
+Prints, from one run on this machine:
+  1. the export time per 3D figure (1920x1080 PNG of the landscape) on three paths side by side:
+     plotly's `write_image` one figure at a time (a browser per figure: the naive path),
+     plotly's batch `write_images` (kaleido, one browser), and report.export (ours), with the
+     ratio of each to the naive path;
+  2. a full report (every view as HTML, PNG, SVG and PDF, and the model pages' charts) of a
+     synthetic 1,000-cell, 50-model result set, and of a smaller set, with time per cell, so
+     you can see the time grows linearly with cells.
+Nothing here is a test: it prints numbers; compare them with the issue's targets yourself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from report.charts import figure_spec
+from report.export import HEIGHT, SCALE, WIDTH, ImageJob, export_images, find_browser
+from report.synthetic import synthetic_results
+from report.views import VIEWS
+
+
+def landscape_figures(count: int, n_cells: int, n_models: int) -> list[dict[str, Any]]:
+    """`count` different 3D landscape figures as slides show them: one per model highlighted."""
+    results = synthetic_results(n_cells, n_models, seed=1)
+    names = sorted({r.model.name for r in results})
+    view = VIEWS["landscape"]
+    return [
+        figure_spec(view, results, "presentation", static=True, highlight=names[i % len(names)])
+        for i in range(count)
+    ]
+
+
+def time_naive(figures: Sequence[dict[str, Any]], folder: Path) -> float:
+    """Seconds per figure through plotly's `write_image`, one call (one browser) per figure."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    started = time.perf_counter()
+    for i, spec in enumerate(figures):
+        pio.write_image(go.Figure(spec), folder / f"naive-{i}.png", width=WIDTH, height=HEIGHT, scale=SCALE)
+    return (time.perf_counter() - started) / len(figures)
+
+
+def time_plotly_batch(figures: Sequence[dict[str, Any]], folder: Path) -> float:
+    """Seconds per figure through plotly's `write_images` (kaleido's batch: one browser)."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    paths = [folder / f"batch-{i}.png" for i in range(len(figures))]
+    started = time.perf_counter()
+    pio.write_images([go.Figure(s) for s in figures], paths, width=WIDTH, height=HEIGHT, scale=SCALE)
+    return (time.perf_counter() - started) / len(figures)
+
+
+def time_ours(figures: Sequence[dict[str, Any]], folder: Path, antialias: bool) -> float:
+    """Seconds per figure through report.export, browser start included."""
+    jobs = [ImageJob(s, {"png": folder / f"ours-{antialias}-{i}.png"}) for i, s in enumerate(figures)]
+    started = time.perf_counter()
+    export_images(jobs, antialias=antialias)
+    return (time.perf_counter() - started) / len(figures)
+
+
+def time_report(n_cells: int, n_models: int, folder: Path, antialias: bool) -> dict[str, float]:
+    """A full build of a synthetic set: seconds per stage, files written and images exported."""
+    from report.build import build
+
+    source = folder / f"results-{n_cells}"
+    for result in synthetic_results(n_cells, n_models, seed=0):
+        path = source / result.suite / f"{result.cell}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(result.to_json(), encoding="utf-8")
+    report = build([source], folder / f"build-{n_cells}", antialias=antialias)
+    if report.images_skipped:
+        raise SystemExit(f"error: {report.images_skipped}")
+    images = sum(1 for p in report.written if p.suffix in (".png", ".svg", ".pdf"))
+    return {**report.timings_s, "files": float(len(report.written)), "images": float(images)}
+
+
+def _machine() -> str:
+    browser = find_browser()
+    version = "none"
+    if browser:
+        try:
+            out = subprocess.run([browser, "--version"], capture_output=True, text=True, timeout=30)
+            version = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else browser
+        except (OSError, subprocess.SubprocessError):
+            version = browser
+    import plotly
+
+    return (
+        f"{os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}, "
+        f"plotly {plotly.__version__}, {version}"
+    )
+
+
+def _load() -> str:
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:
+        return "n/a"
+    return f"{one:.1f} (1 min), {five:.1f} (5 min)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m report.perf", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--figures", type=int, default=12, help="3D figures for the batch paths (default 12)")
+    parser.add_argument("--naive", type=int, default=3, help="figures for the one-by-one path (default 3)")
+    parser.add_argument("--cells", type=int, default=1000, help="cells in the full report (default 1000)")
+    parser.add_argument("--models", type=int, default=50, help="models in the full report (default 50)")
+    parser.add_argument(
+        "--small-cells", type=int, default=250, help="cells in the smaller report (default 250)"
+    )
+    parser.add_argument(
+        "--small-models", type=int, default=12, help="models in the smaller report (default 12)"
+    )
+    parser.add_argument("--skip-plotly", action="store_true", help="leave out plotly's own two paths")
+    parser.add_argument("--skip-report", action="store_true", help="leave out the full reports")
+    parser.add_argument("--fast-3d", action="store_true", help="build the reports without 3D antialiasing")
+    args = parser.parse_args(argv)
+    if find_browser() is None:
+        print("error: Chromium not found: `apt-get install -y chromium` or set BROWSER_PATH", file=sys.stderr)
+        return 1
+    print(f"machine: {_machine()}")
+    print(f"load average at start: {_load()}  (other work on the machine slows every number below)")
+    folder = Path(tempfile.mkdtemp(prefix="gpuscape-perf-"))
+    try:
+        _export_table(args, folder)
+        if not args.skip_report:
+            _report_table(args, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"load average at end: {_load()}")
+    return 0
+
+
+def _export_table(args: argparse.Namespace, folder: Path) -> None:
+    count = max(args.figures, args.naive)
+    figures = landscape_figures(count, 1000, 50)
+    print(
+        f"\nExport of one 3D landscape figure as a {WIDTH * SCALE}x{HEIGHT * SCALE} PNG (browser start included):"
+    )
+    rows: list[tuple[str, int, float]] = []
+    if not args.skip_plotly:
+        rows.append(
+            (
+                "naive: plotly write_image, one call per figure",
+                args.naive,
+                time_naive(figures[: args.naive], folder),
+            )
+        )
+        rows.append(
+            (
+                "plotly write_images (kaleido batch)",
+                args.figures,
+                time_plotly_batch(figures[: args.figures], folder),
+            )
+        )
+    rows.append(
+        ("ours: report.export", args.figures, time_ours(figures[: args.figures], folder, antialias=True))
+    )
+    rows.append(
+        (
+            "ours, --fast-3d (no antialiasing)",
+            args.figures,
+            time_ours(figures[: args.figures], folder, antialias=False),
+        )
+    )
+    naive = rows[0][2] if not args.skip_plotly else None
+    print(f"  {'path':50} {'figures':>7} {'s/figure':>9} {'speed-up':>9}")
+    for name, n, per in rows:
+        ratio = f"{naive / per:8.1f}x" if naive else "      n/a"
+        print(f"  {name:50} {n:7d} {per:9.3f} {ratio}")  # fmt: skip
+
+
+def _report_table(args: argparse.Namespace, folder: Path) -> None:
+    antialias = not args.fast_3d
+    print(
+        f"\nFull report (HTML + PNG + SVG + PDF of every view, model pages' HTML + PNG){'' if antialias else ', --fast-3d'}:"
+    )
+    print(
+        f"  {'cells':>6} {'models':>6} {'files':>6} {'images':>6} {'load s':>7} {'charts s':>8} {'images s':>8} {'total s':>8} {'ms/cell':>8}"
+    )
+    for cells, models in ((args.small_cells, args.small_models), (args.cells, args.models)):
+        t = time_report(cells, models, folder, antialias)
+        print(
+            f"  {cells:6d} {models:6d} {int(t['files']):6d} {int(t['images']):6d} {t['load_s']:7.2f} "
+            f"{t['write_charts_s']:8.2f} {t['images_s']:8.2f} {t['total_s']:8.2f} {1000 * t['total_s'] / cells:8.1f}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
