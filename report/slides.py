@@ -54,7 +54,8 @@ DEFAULT_VIEWS = ("landscape", "transfer", "scaling", "memory-speed")  # names in
 ANIMATED_VIEW = "landscape"
 DEFAULT_TITLE = "gpuscape results"
 DECK_NAME = "deck.pptx"
-CHART_TITLE_PX = 62  # report.charts.figure_layout's top band for a static figure's title
+# report.charts.figure_layout's top band for the title: static figures, interactive ones
+CHART_TITLE_PX, HTML_CHART_TITLE_PX = 62, 50
 STATIC_TEMPLATE = "presentation"  # report.charts' template for slide images
 IMAGES_DIR = "images"
 DEFAULT_AXIS_METRICS = ("peak_memory", "params_total", "params_active", "decode_tokens_per_s")
@@ -874,12 +875,12 @@ def slide_figures(
     return figures
 
 
-def untitled(spec: dict[str, Any]) -> dict[str, Any]:
-    """The figure without its own title, and the band it took at the top given to the chart:
-    the slide's title names it (report.charts puts a static title in a 62 px band)."""
+def untitled(spec: dict[str, Any], band_px: int = CHART_TITLE_PX) -> dict[str, Any]:
+    """The figure without its own title, and the band the title took at the top given to the
+    chart: the slide's title names it."""
     layout = spec["layout"]
     if layout.pop("title", None) is not None and "margin" in layout:
-        layout["margin"]["t"] = max(10, layout["margin"].get("t", 0) - CHART_TITLE_PX)
+        layout["margin"]["t"] = max(10, layout["margin"].get("t", 0) - band_px)
     return spec
 
 
@@ -940,15 +941,18 @@ SLIDES_PAGE = "slides.md"
 
 def slide_charts(results: Sequence[Result], views: Mapping[str, Any] | None = None) -> list[Any]:
     """The deck's views as interactive charts (report.site.Chart) that fill their slide."""
+    import plotly.graph_objects as go
+
     from report import charts
     from report import views as report_views
     from report.site import Chart, embed
 
     out = []
     for view in deck_views(views if views is not None else report_views.VIEWS):
-        fig = charts.build_figure(view, list(results), template="light")
-        fig.update_layout(width=None, height=None, autosize=True)  # the slide's box sets the size
-        out.append(Chart(view.title, embed(fig, f"slide-{view.name}")))
+        spec = untitled(charts.figure_spec(view, list(results), "light"), HTML_CHART_TITLE_PX)
+        spec["layout"].pop("height", None)  # the slide's box sets the size
+        spec["layout"]["autosize"] = True
+        out.append(Chart(view.title, embed(go.Figure(spec), f"slide-{view.name}")))
     return out
 
 

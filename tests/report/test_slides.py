@@ -437,3 +437,14 @@ def test_slides_command_says_what_is_wrong(results_dir, tmp_path, capsys, monkey
     assert main([str(results_dir), "--out", str(out), "--frames", "0"]) == 2
     assert "apt-get install" in capsys.readouterr().err
     assert not out.exists() or not (out / "deck.pptx").exists()
+
+
+def test_slides_page_with_the_report_charts(mixed):
+    from report.slides import slides_page
+
+    text = slides_page(mixed)
+    for view in ("landscape", "transfer", "scaling", "memory-speed"):
+        assert f'id="slide-{view}"' in text
+    assert "<script>alert" not in text and "cdn." not in text.lower()
+    assert text.count('class="gs-slide"') == 4
+    assert text.count("The landscape: memory, size and speed") == 1  # the slide's h2, not the chart too
