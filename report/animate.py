@@ -2,14 +2,16 @@
 
 One browser, one page, one plot: the figure is drawn once with plotly.js, then for each frame
 the camera moves (`Plotly.relayout`) and Chromium captures the plot at device scale 2, so a
-960x540 layout gives 1920x1080 frames that look exactly like the report's static PNGs.
-Measured on the 2-core machine: kaleido's batch API (`write_fig_from_object`, one browser)
-takes about 2.4 s a frame, because every figure is a fresh `newPlot` with a new WebGL
-context; moving the camera of one plot takes about 0.2 s a frame.
+960x540 layout gives 1920x1080 frames drawn like the report's static PNGs.
+Measured on the shared 2-core machine for 48 frames of the landscape: kaleido's batch API
+(`write_fig_from_object`, one browser) about 2.4 s a frame; report.export (one browser, a
+fresh plot per figure) about 1.4 s a frame; moving the camera of one plot about 0.2-0.3 s a
+frame plus 4-5 s to start the browser and draw the plot once: 13-17 s in all, under load.
 
-The browser is driven through choreographer, the Chromium driver kaleido itself uses, so this
-needs nothing kaleido does not already install. The GIF is assembled with pillow on one
-shared palette; the MP4 needs an ffmpeg (on PATH, or the one imageio-ffmpeg ships).
+The browser (the one report.export finds) is driven through choreographer, the Chromium
+driver kaleido itself uses, so this needs nothing beyond the report extra. The GIF is
+assembled with pillow on one shared palette; the MP4 needs an ffmpeg (on PATH, or the one
+imageio-ffmpeg ships).
 """
 
 from __future__ import annotations
