@@ -55,10 +55,14 @@ MODELS_DIR = "models"
 RESERVED_SLUGS = frozenset({"index", "readme"})  # MkDocs would treat these as section indexes
 MAX_TABLE_ROWS = 300  # per hardware table on a model page; the rest stay in the raw JSON
 MAX_PARETO_ROWS = 12
+MAX_HOME_FAILED = 100  # failed cells listed under the landscape; model pages list all of theirs
 MAX_CONFIG_VALUE_CHARS = 160
 # Columns of a model's measurement table, in order; a column shows only where some cell has it.
 TABLE_METRICS = ("decode_tokens_per_s", "prefill_latency", "e2e_latency", "peak_memory", "joules_per_token")
 CHART_SIG_DIGITS = 4
+HOME_VIEW = "landscape"  # report/views.yaml
+HOVER_TEXT_ONLY = "%{text}<extra></extra>"  # report.charts' hover: all of it in `text`
+CONTEXT_GROUP = "context"  # the legend group of report.charts.context_traces (other models, grey)
 
 
 class SiteError(RuntimeError):
@@ -137,6 +141,7 @@ class Chart:
 
     title: str
     html: Markup
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -299,21 +304,66 @@ def model_pages(results: Sequence[Result], raw: Mapping[int, str]) -> list[Model
 
 
 def _round_sig(values: Any, digits: int = CHART_SIG_DIGITS) -> Any:
-    """Round floats to significant digits (keeps a page light; the table has the exact values)."""
+    """Round floats to significant digits, integral ones to int (keeps a page light; the table
+    and the raw JSON have the exact values)."""
     if isinstance(values, float):
-        return float(f"{values:.{digits}g}")
+        rounded = float(f"{values:.{digits}g}")
+        return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
     if isinstance(values, (list, tuple)):
         return type(values)(_round_sig(v, digits) for v in values)
     return values
 
 
+def _affixes(values: Sequence[str]) -> tuple[str, str]:
+    """The longest prefix and suffix all values share (without '%', which templates read)."""
+    prefix = os.path.commonprefix(list(values)).split("%", 1)[0]
+    rest = [v[len(prefix) :] for v in values]
+    suffix = os.path.commonprefix([r[::-1] for r in rest])[::-1].rsplit("%", 1)[-1]
+    return prefix, suffix
+
+
+def factor_hover(trace: dict[str, Any]) -> None:
+    """Print once what every point of a trace says alike: the hover text's shared lines and the
+    shared start and end of the others (labels, units) move into the trace's hovertemplate, the
+    rest into customdata. Plotly shows the same text."""
+    text, template = trace.get("text"), trace.get("hovertemplate")
+    if template != HOVER_TEXT_ONLY or "customdata" in trace or not isinstance(text, list) or len(text) < 2:
+        return
+    if not all(isinstance(t, str) for t in text):
+        return
+    rows = [t.split("<br>") for t in text]
+    if len({len(r) for r in rows}) != 1:
+        return
+    lines, columns = [], []
+    for i in range(len(rows[0])):
+        values = [r[i] for r in rows]
+        prefix, suffix = _affixes(values)
+        if len(set(values)) == 1 and "%" not in values[0]:
+            lines.append(values[0])
+            continue
+        lines.append(f"{prefix}%{{customdata[{len(columns)}]}}{suffix}")
+        columns.append([v[len(prefix) : len(v) - len(suffix)] for v in values])
+    trace["hovertemplate"] = "<br>".join(lines) + "<extra></extra>"
+    if columns:
+        trace["customdata"] = [list(point) for point in zip(*columns, strict=True)]
+    del trace["text"]
+
+
 def lean_figure(fig: Any) -> Any:
-    """Round the coordinates of every trace in place; returns the figure (object or dict)."""
+    """Keep a chart's data lean (a 1,000-cell page stays well under 300 KB): coordinates
+    rounded, integral floats written as integers, hover lines shared by a trace's points written
+    once, and the grey context trace (every other model, on a model page) hovering with the
+    model's name only. Works in place on a figure dict (or a Figure's traces); returns it."""
     traces = fig.get("data", []) if isinstance(fig, dict) else fig.data
     for trace in traces:
+        text = trace["text"] if isinstance(trace, dict) and "text" in trace else None
+        if isinstance(text, list) and trace.get("legendgroup") == CONTEXT_GROUP:
+            trace["text"] = [t.split("<br>", 1)[0] if isinstance(t, str) else t for t in text]
+        if isinstance(trace, dict):
+            factor_hover(trace)
         for axis in ("x", "y", "z"):
             values = trace.get(axis) if isinstance(trace, dict) else getattr(trace, axis, None)
-            if values is not None and len(values) and isinstance(values[0], float):
+            if values is not None and any(isinstance(v, float) for v in values):
                 trace[axis] = _round_sig(list(values))
     return fig
 
@@ -361,23 +411,27 @@ def breakdown_figure(parts: Sequence[Part]) -> dict[str, Any]:
     }
 
 
-def home_charts(results: Sequence[Result]) -> list[Chart]:
+def home_charts(results: Sequence[Result], views: Mapping[str, Any] | None = None) -> list[Chart]:
     """The interactive landscape (report.charts), measured and estimated cells alike."""
-    from report import charts, views
-
-    view = views.VIEWS["landscape"]
-    fig = charts.build_figure(view, list(results), template="light")
-    return [Chart(getattr(view, "title", "Landscape"), embed(fig, "chart-landscape"))]
-
-
-def model_charts(page: ModelPage) -> list[Chart]:
-    """The model's own charts from report.charts, then its parameter breakdown."""
     from report import charts
 
-    out = []
-    for i, (title, fig) in enumerate(charts.model_figures(page.results, template="light").items()):
-        out.append(Chart(str(title), embed(fig, f"chart-{page.slug}-{i}")))
-    return out
+    view = (views or charts.VIEWS)[HOME_VIEW]
+    spec = charts.figure_spec(view, list(results), "light")
+    return [Chart(view.title, embed(spec, f"chart-{HOME_VIEW}"), view.description)]
+
+
+def model_charts(
+    page: ModelPage, context: Sequence[Result], views: Mapping[str, Any] | None = None
+) -> list[Chart]:
+    """The model's views from report.charts (the others grey where a view highlights)."""
+    from report import charts
+
+    chosen = {v.name: v for v in charts.model_views(views)}
+    specs = charts.model_figure_specs(page.results, "light", context=context, views=views)
+    return [
+        Chart(chosen[name].title, embed(spec, f"chart-{page.slug}-{name}"), chosen[name].description)
+        for name, spec in specs.items()
+    ]
 
 
 # --------------------------------------------------------------------------- hand-written pages
@@ -519,7 +573,9 @@ def template_env(templates: Path = TEMPLATES_DIR) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(md=md_escape, num=format_value, count=human_count, setting=setting_text)
-    env.globals.update(metrics=METRICS, hardware_name=hardware_name, schema_id=SCHEMA_ID)
+    env.globals.update(
+        metrics=METRICS, hardware_name=hardware_name, failure_reason=failure_reason, schema_id=SCHEMA_ID
+    )
     return env
 
 
@@ -532,13 +588,19 @@ class SitePages:
     models: list[ModelPage]
     findings: list[HardwareFindings]
     slug_of: dict[str, str]  # model name -> slug
+    views: Mapping[str, Any] | None = None  # report.views.View by name; None: the built-in ones
 
     def link(self, result: Result) -> str:
         """Docs-relative path of the page of a result's model."""
         return f"{MODELS_DIR}/{self.slug_of[result.model.name]}.md"
 
 
-def plan_site(results: Sequence[Result], site_sources: Path = SITE_SOURCES, charts: bool = True) -> SitePages:
+def plan_site(
+    results: Iterable[Result],
+    site_sources: Path = SITE_SOURCES,
+    charts: bool = True,
+    views: Mapping[str, Any] | None = None,
+) -> SitePages:
     """Work out every page's data: slugs, tables, explanations, notes and charts."""
     ordered = sorted(results, key=lambda r: (r.suite, r.cell, r.started_at))
     raw = raw_paths(ordered)
@@ -551,7 +613,7 @@ def plan_site(results: Sequence[Result], site_sources: Path = SITE_SOURCES, char
                 "Parameters by part", embed(fig, f"chart-{page.slug}-params", modebar=False)
             )
         if charts:
-            page.charts = model_charts(page)
+            page.charts = model_charts(page, ordered, views)
     _warn_orphan_notes(site_sources / MODELS_DIR, {p.slug for p in models})
     return SitePages(
         results=ordered,
@@ -559,6 +621,7 @@ def plan_site(results: Sequence[Result], site_sources: Path = SITE_SOURCES, char
         models=models,
         findings=findings(ordered),
         slug_of={p.name: p.slug for p in models},
+        views=views,
     )
 
 
@@ -571,16 +634,17 @@ def _warn_orphan_notes(notes_dir: Path, slugs: set[str]) -> None:
 
 
 def render_docs(
-    results: Sequence[Result],
+    results: Iterable[Result],
     docs_dir: Path,
     *,
     site_sources: Path = SITE_SOURCES,
     templates: Path = TEMPLATES_DIR,
     charts: bool = True,
+    views: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write the Markdown pages, the raw JSON and plotly.min.js into `docs_dir` (rendered into
     a temporary folder first, then synced). Returns the page paths, home first."""
-    pages = plan_site(results, site_sources, charts=charts)
+    pages = plan_site(results, site_sources, charts=charts, views=views)
     env = template_env(templates)
     tmp = docs_dir.with_name(docs_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -638,7 +702,11 @@ def _write_home(env: jinja2.Environment, pages: SitePages, docs: Path, sources: 
         intro=intro,
         intro_has_title=has_title(intro),
         measured=measured_summary(pages.results, len(pages.models)),
-        charts=home_charts(pages.results) if charts and pages.results else [],
+        charts=home_charts(pages.results, pages.views) if charts and pages.results else [],
+        failed=sorted(
+            (r for r in pages.results if r.status != "ok"), key=lambda r: (r.model.name, _row_key(r))
+        ),
+        max_failed=MAX_HOME_FAILED,
         max_pareto=MAX_PARETO_ROWS,
     )
     return _write(docs / "index.md", text)
@@ -742,21 +810,24 @@ def run_mkdocs(config: Path, site_dir: Path, strict: bool = True) -> float:
 
 
 def build_site(
-    results: Sequence[Result],
+    results: Iterable[Result],
     out_dir: Path | str,
     *,
     site_sources: Path = SITE_SOURCES,
     templates: Path = TEMPLATES_DIR,
     mkdocs_base: Path = MKDOCS_BASE,
     site_url: str | None = None,
+    views: Mapping[str, Any] | None = None,
     charts: bool = True,
     build: bool = True,
     strict: bool = True,
 ) -> Path:
     """Render `results` into <out_dir>/docs, write <out_dir>/mkdocs.yml and build <out_dir>/site.
 
-    `results` are validated Result objects (report.load's output); failed and estimated cells
-    are welcome. `site_url` (default: $SITE_URL, which the Pages workflow sets) only feeds
+    `results` are validated Result objects (report.load's ResultSet or its `.results`); failed
+    and estimated cells are welcome. `views` are report.views.View objects by name (e.g.
+    `load_views(user_file)`; default: the built-in ones): the home page draws "landscape",
+    model pages every view with `per_model` set. `site_url` (default: $SITE_URL, which the Pages workflow sets) only feeds
     canonical links and the 404 page, whose links MkDocs makes absolute; every other URL is
     relative. With `build=False` stop before mkdocs (for `mkdocs
     serve`); with `charts=False` leave out report.charts' figures (a quick text-only build).
@@ -766,7 +837,9 @@ def build_site(
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     docs = out / "docs"
-    pages = render_docs(results, docs, site_sources=site_sources, templates=templates, charts=charts)
+    pages = render_docs(
+        results, docs, site_sources=site_sources, templates=templates, charts=charts, views=views
+    )
     config = write_mkdocs_config(out, pages, base=mkdocs_base, docs_dir=docs, site_url=site_url)
     if not build:
         return docs
@@ -791,6 +864,7 @@ def serve_site(
     site_sources: Path = SITE_SOURCES,
     templates: Path = TEMPLATES_DIR,
     mkdocs_base: Path = MKDOCS_BASE,
+    views: Mapping[str, Any] | None = None,
     charts: bool = True,
     poll_s: float = 0.5,
     stop: threading.Event | None = None,
@@ -800,9 +874,12 @@ def serve_site(
     until mkdocs exits, Ctrl-C, or `stop` is set; returns mkdocs' exit status."""
     out = Path(out_dir).resolve()
     docs = out / "docs"
+    results = list(results)
 
     def render() -> Path:
-        pages = render_docs(results, docs, site_sources=site_sources, templates=templates, charts=charts)
+        pages = render_docs(
+            results, docs, site_sources=site_sources, templates=templates, charts=charts, views=views
+        )
         return write_mkdocs_config(out, pages, base=mkdocs_base, docs_dir=docs)
 
     config = render()

@@ -19,6 +19,7 @@ from markupsafe import escape
 from bench.schema import METRICS, Result
 from report import site as site_module
 from report.site import build_site, md_escape, render_docs, shift_headings, unique_slugs
+from report.synthetic import synthetic_results
 from tests.report.site_fixtures import XSS_FAMILY, XSS_NAME, mixed_results
 
 NOTES = """# How we use it
@@ -85,7 +86,7 @@ def results() -> list[Result]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, results, sources) -> Path:
     out = tmp_path_factory.mktemp("out")
-    return build_site(results, out, site_sources=sources, charts=False)
+    return build_site(results, out, site_sources=sources)
 
 
 def pages(site: Path) -> dict[str, Page]:
@@ -148,8 +149,8 @@ def test_html_in_names_never_reaches_a_page_unescaped(built):
         for tag, attributes in page.tags:
             assert not (tag == "img" and attributes.get("src") == "x"), name
             assert not any(key.startswith("on") for key in attributes), (name, tag, attributes)
-        for script in page.scripts:
-            assert "alert(" not in script, name
+        for script in page.scripts:  # names inside chart data stay escaped strings
+            assert XSS_NAME not in script and "<script>alert" not in script and "<img" not in script, name
     [evil] = [p for n, p in pages(built).items() if "evil" in n]
     assert evil.title == f"{XSS_NAME} - gpuscape"  # shown as text, all of it
     home = (built / "index.html").read_text()
@@ -192,6 +193,7 @@ def test_home_has_measured_summary_findings_and_model_links(built):
     text = (built / "index.html").read_text()
     assert "23 cells of 5 models from 3 result sets" in text
     assert "2026-11-25 and 2026-11-27" in text
+    assert "<summary>5 failed cells, not plotted</summary>" in text  # the landscape's note points here
     fastest = re.search(r"Fastest decode</td>\s*<td><a href=\"models/([^\"]+)\"", text)
     assert fastest and fastest.group(1) == "gpt-2-old-config.html"  # CPU: 220 x 4 x 2 tok/s beats 200 x 4 x 2
     assert "Most tokens per joule" in text and "20.0 tokens/J" in text  # 1 / (0.4 / 8) on the H100
@@ -200,29 +202,27 @@ def test_home_has_measured_summary_findings_and_model_links(built):
 
 
 def test_site_url_makes_the_404_page_work_under_a_sub_path(tmp_path, results, sources):
-    site = build_site(
-        results[:3], tmp_path, site_sources=sources, charts=False, site_url="https://example.org/gpuscape/"
-    )
+    site = build_site(results[:3], tmp_path, site_sources=sources, site_url="https://example.org/gpuscape/")
     page = Page((site / "404.html").read_text())
     local = [u for u in page.urls if not u.startswith("data:")]
     assert local and all(u.startswith("/gpuscape/") for u in local), local
 
 
 def test_rendering_is_deterministic(tmp_path, results, sources):
-    first = render_docs(results, tmp_path / "a", site_sources=sources, charts=False)
-    second = render_docs(list(reversed(results)), tmp_path / "b", site_sources=sources, charts=False)
+    first = render_docs(results, tmp_path / "a", site_sources=sources)
+    second = render_docs(list(reversed(results)), tmp_path / "b", site_sources=sources)
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
 
 
 def test_a_failed_build_leaves_the_previous_site(built, results, sources, tmp_path):
     out = tmp_path / "out"
-    site = build_site(results[:2], out, site_sources=sources, charts=False)
+    site = build_site(results[:2], out, site_sources=sources)
     before = (site / "index.html").read_bytes()
     broken = tmp_path / "broken"
     shutil.copytree(sources, broken)
     (broken / "index.md").write_text("# Home\n\n[a broken link](nowhere.md)\n")
     with pytest.raises(site_module.SiteError, match="nowhere.md"):
-        build_site(results[:2], out, site_sources=broken, charts=False)
+        build_site(results[:2], out, site_sources=broken)
     assert (site / "index.html").read_bytes() == before
 
 
@@ -257,7 +257,7 @@ def test_serve_rerenders_when_a_hand_written_page_changes(tmp_path, results, sou
     live = tmp_path / "sources"
     shutil.copytree(sources, live)
     stop = threading.Event()
-    args = dict(dev_addr=f"127.0.0.1:{port}", site_sources=live, charts=False, poll_s=0.2, stop=stop)
+    args = dict(dev_addr=f"127.0.0.1:{port}", site_sources=live, poll_s=0.2, stop=stop)
     server = threading.Thread(
         target=site_module.serve_site, args=(results[:4], tmp_path / "out"), kwargs=args
     )
@@ -297,3 +297,16 @@ def test_an_empty_result_set_still_builds(tmp_path, sources):
     site = build_site([], tmp_path, site_sources=sources)
     assert "No results yet" in (site / "index.html").read_text()
     assert not (site / "models").exists()
+
+
+def test_a_1000_cell_site_keeps_every_page_light(tmp_path):
+    """plotly.js ships once; a page's own HTML stays under 300 KB (report.synthetic's 1,000 cells)."""
+    site = build_site(synthetic_results(1000, 50, seed=0), tmp_path)
+    weights = site_module.page_weights(site)
+    assert len([p for p in weights if p.startswith("models/")]) == 50
+    heaviest, size = next(iter(weights.items()))
+    assert size < 300_000, (heaviest, size)
+    home = (site / "index.html").read_text()
+    assert home.count('class="plotly-graph-div"') == 1 and "plotly.min.js" in home
+    assert (site / "javascripts" / "plotly.min.js").stat().st_size > 1_000_000  # shipped, once
+    assert len(list(site.rglob("plotly*.js"))) == 1
