@@ -94,6 +94,7 @@ def build(
     *,
     formats: Iterable[str] = DEFAULT_FORMATS,
     views_file: str | os.PathLike[str] | None = None,
+    view_names: Sequence[str] | None = None,
     skip_invalid: bool = False,
     theme: Template = "light",
     tabs: int = DEFAULT_TABS,
@@ -101,13 +102,14 @@ def build(
     steps: Sequence[Step] | None = None,
 ) -> BuildReport:
     """Render the results under `paths` into `out` (charts/ by default; `steps` replaces the
-    list of steps). Raises on bad input before writing anything; if no Chromium is found the
+    list of steps). `view_names` limits the views drawn (default: all, built-in plus
+    `views_file`). Raises on bad input before writing anything; if no Chromium is found the
     HTML is still written and `images_skipped` says why the images are missing."""
     chosen = _formats(formats)
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    views = _select(load_views(views_file), view_names)
     results = load_results(paths, skip_invalid=skip_invalid)
-    views = load_views(views_file)
     timings["load_s"] = time.perf_counter() - started
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -131,6 +133,15 @@ def build(
     timings["total_s"] = time.perf_counter() - started
     report.timings_s = timings
     return report
+
+
+def _select(views: dict[str, View], names: Sequence[str] | None) -> dict[str, View]:
+    if not names:
+        return views
+    unknown = [n for n in names if n not in views]
+    if unknown:
+        raise ValueError(f"unknown view(s) {', '.join(unknown)}; known: {', '.join(views)}")
+    return {n: views[n] for n in views if n in set(names)}
 
 
 def _formats(formats: Iterable[str]) -> frozenset[str]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bench.schema import METRICS, Metric, Result, device_kind
+from report.load import result_order
 from report.views import VIEWS, View
 
 Template = Literal["light", "dark", "presentation"]
@@ -55,6 +56,12 @@ CONTEXT_GREY = {"light": "#c4c4c4", "presentation": "#c4c4c4", "dark": "#5a5a5a"
 FRONT_COLOR = {"light": "#222222", "presentation": "#222222", "dark": "#eeeeee"}
 NOTE_COLOR = {"light": "#555555", "presentation": "#555555", "dark": "#bbbbbb"}
 SYMBOL_KEY_COLOR = {"light": "#777777", "presentation": "#777777", "dark": "#aaaaaa"}
+
+
+def escape(text: str) -> str:
+    """Untrusted text for plotly, which renders a few HTML tags in labels: <, > and & become
+    entities it shows as text. Quotes stay (plotly would print &quot; literally)."""
+    return html.escape(text, quote=False)
 
 
 # --------------------------------------------------------------------------- colours and symbols
@@ -186,7 +193,10 @@ def chart_data(
 ) -> ChartData:
     """Select and measure the cells of a view. `only` keeps one model (by name); `highlight`
     keeps every model but draws the others grey."""
-    chosen = [r for r in results if matches(view, r) and (only is None or r.model.name == only)]
+    # sorted, so the figure (and its HTML) does not depend on the order results came in
+    chosen = sorted(
+        (r for r in results if matches(view, r) and (only is None or r.model.name == only)), key=result_order
+    )
     ok = [r for r in chosen if r.status == "ok"]
     metrics = tuple(axis.choose(ok) for axis in view.axes())
     data = ChartData(view=view, metrics=metrics, failed=[r for r in chosen if r.status != "ok"])
@@ -257,7 +267,7 @@ def setting_text(result: Result) -> str:
 def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
     """Model, every setting and the key metrics of one cell (escaped: names are untrusted)."""
     r = point.result
-    e = html.escape
+    e = escape
     lines = [f"<b>{e(r.model.name)}</b> · {e(r.model.family)}", e(setting_text(r))]
     kind = device_kind(r)
     shown = set()
@@ -303,7 +313,7 @@ def note_text(data: ChartData) -> str:
         labels = Counter(label for _, label in data.missing)
         what = ", ".join(f"{n} without {label.lower()}" for label, n in sorted(labels.items()))
         parts.append(f"Not plotted: {what}")
-    return "<br>".join(html.escape(p) for p in parts)
+    return "<br>".join(escape(p) for p in parts)
 
 
 # --------------------------------------------------------------------------- traces
@@ -418,9 +428,9 @@ def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, An
             points = entries[entry]
             color = _color(view.color, category_value(points[0].result, view.color))
             legend_group = f"{level}:{entry}"
-            title = f"<b>{html.escape(group)}</b>" if level == "model" and i == 0 else None
-            traces.append(legend_entry(view, dims, html.escape(entry), legend_group, color, title))
-            traces.append(_scatter(view, points, data.metrics, name=html.escape(entry), legendgroup=legend_group,
+            title = f"<b>{escape(group)}</b>" if level == "model" and i == 0 else None
+            traces.append(legend_entry(view, dims, escape(entry), legend_group, color, title))
+            traces.append(_scatter(view, points, data.metrics, name=escape(entry), legendgroup=legend_group,
                                    marker=_marker(view, points, color, size)))  # fmt: skip
     return traces
 
@@ -458,7 +468,7 @@ def symbol_key_traces(data: ChartData, template: Template) -> list[dict[str, Any
             marker["line"] = {"width": 2, "color": color}
         traces.append({
             "type": _trace_type(view), "mode": "markers", **_empty(len(data.metrics)),
-            "name": html.escape(label), "legend": "legend2", "marker": marker,
+            "name": escape(label), "legend": "legend2", "marker": marker,
             "hoverinfo": "skip", "showlegend": True,
         })  # fmt: skip
     return traces
@@ -538,7 +548,7 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
     metric = data.metrics[index]
     log = axis.is_log(metric)
     layout: dict[str, Any] = {
-        "title": {"text": html.escape(axis_title(metric, data.device_kinds, axis.title))},
+        "title": {"text": escape(axis_title(metric, data.device_kinds, axis.title))},
         "type": "log" if log else "linear",
         "exponentformat": "B",  # 10k, 1M, 1B
     }
@@ -594,7 +604,7 @@ def _legends(view: View, data: ChartData, static: bool) -> dict[str, Any]:
         "y": 1.0,
         "xanchor": "left",
         "x": 0.0,
-        "title": {"text": f"{html.escape(symbol_key_title(view))}:", "font": {"size": 16 if static else 12}},
+        "title": {"text": f"{escape(symbol_key_title(view))}:", "font": {"size": 16 if static else 12}},
         "font": {"size": 16 if static else 12},
         "itemclick": False,
         "itemdoubleclick": False,
@@ -624,8 +634,8 @@ def _note(data: ChartData, template: Template, static: bool) -> dict[str, Any] |
 
 
 def _title(view: View, subject: str | None) -> str:
-    title = html.escape(view.title)
-    return f"{html.escape(subject)}: {title}" if subject else title
+    title = escape(view.title)
+    return f"{escape(subject)}: {title}" if subject else title
 
 
 def figure_layout(data: ChartData, template: Template, static: bool, subject: str | None) -> dict[str, Any]:

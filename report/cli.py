@@ -1,9 +1,10 @@
 """`python -m report`: the report's command line.
 
 `python -m report RESULTS... --out build/` runs the default command, `build`. Other commands
-live in their own modules and are found by name: `python -m report slides ...` runs
-report.slides, `python -m report serve ...` runs report.serve. Such a module defines
-`add_arguments(parser)` and `run(args) -> int` (and a module docstring, its help). A first
+live in their own modules, listed in COMMANDS: `python -m report slides ...` runs
+report.slides_cli, `python -m report serve ...` the first of report.serve_cli / report.serve
+that exists. Such a module defines `add_arguments(parser)` and `run(args) -> int` (its
+docstring's first paragraph is its help); adding a command is one line in COMMANDS. A first
 argument that names a command runs it; anything else is the build command's arguments (to
 build a results folder that happens to be called `slides`, write `python -m report build slides`).
 """
@@ -19,10 +20,11 @@ from types import ModuleType
 
 from report.export import DEFAULT_TABS
 
-COMMANDS: dict[str, str] = {
-    "build": "report.cli",
-    "slides": "report.slides_cli",
-    "serve": "report.serve",
+# command -> modules that may implement it, first found wins
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "build": ("report.cli",),
+    "slides": ("report.slides_cli",),
+    "serve": ("report.serve_cli", "report.serve"),
 }
 DEFAULT_COMMAND = "build"
 
@@ -64,6 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a YAML file of extra views (or replacements, by name) on top of the built-in ones "
         "in report/views.yaml; see that file for the keys",
+    )
+    parser.add_argument(
+        "--view",
+        action="append",
+        dest="view_names",
+        metavar="NAME",
+        help="draw only this view (repeat for more; default: every view)",
     )
     parser.add_argument(
         "--skip-invalid",
@@ -114,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             formats=args.formats.split(","),
             views_file=args.views,
+            view_names=args.view_names,
             skip_invalid=args.skip_invalid,
             theme=args.theme,
             tabs=max(1, args.tabs),
@@ -154,13 +164,17 @@ def _list_metrics() -> int:
 
 
 def _load_command(name: str) -> ModuleType | None:
-    """The module behind a command, or None where it is not installed (yet)."""
-    try:
-        return importlib.import_module(COMMANDS[name])
-    except ModuleNotFoundError as error:
-        if error.name == COMMANDS[name]:
-            return None
-        raise
+    """The module behind a command, or None where none is installed (yet)."""
+    for candidate in COMMANDS[name]:
+        try:
+            module = importlib.import_module(candidate)
+        except ModuleNotFoundError as error:
+            if error.name == candidate:
+                continue
+            raise
+        if hasattr(module, "add_arguments") and hasattr(module, "run"):
+            return module
+    return None
 
 
 def _parser(name: str, module: ModuleType) -> argparse.ArgumentParser:
