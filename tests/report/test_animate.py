@@ -15,9 +15,6 @@ from PIL import Image, ImageChops, ImageStat
 from report.animate import AnimationError, animate_figure, find_ffmpeg, turn_cameras
 from tests.report.site_chrome import find_chromium
 
-needs_chromium = pytest.mark.skipif(
-    find_chromium() is None, reason="needs Chromium: apt-get install chromium"
-)
 FRAMES = 8  # the tests check the mechanics; make perf times the real 48
 
 
@@ -80,10 +77,16 @@ def test_default_camera_and_too_few_frames():
         turn_cameras(None, 1)
 
 
-@needs_chromium
-def test_gif_has_the_frames_asked_each_1920x1080_and_each_different(tmp_path):
-    animation = animate_figure(scene_figure(), tmp_path, "landscape", n_frames=FRAMES)
-    assert animation.gif == tmp_path / "landscape.gif" and animation.frames == FRAMES
+@pytest.fixture(scope="module")
+def turned(tmp_path_factory):
+    if find_chromium() is None:
+        pytest.skip("needs Chromium: apt-get install chromium")
+    return animate_figure(scene_figure(), tmp_path_factory.mktemp("turn"), "landscape", n_frames=FRAMES)
+
+
+def test_gif_has_the_frames_asked_each_1920x1080_and_each_different(turned):
+    animation = turned
+    assert animation.gif.name == "landscape.gif" and animation.frames == FRAMES
     assert animation.size == (1920, 1080)
     gif = Image.open(animation.gif)
     assert gif.n_frames == FRAMES and gif.size == (1920, 1080)
@@ -105,14 +108,12 @@ def test_gif_has_the_frames_asked_each_1920x1080_and_each_different(tmp_path):
     assert ImageChops.difference(frames[0].crop(band), frames[FRAMES // 2].crop(band)).getbbox() is None
 
 
-@needs_chromium
 @pytest.mark.skipif(find_ffmpeg() is None, reason="needs an ffmpeg (imageio-ffmpeg)")
-def test_mp4_is_written_where_ffmpeg_is_installed(tmp_path):
-    animation = animate_figure(scene_figure(), tmp_path, "turn", n_frames=FRAMES)
-    assert animation.mp4 == tmp_path / "turn.mp4" and animation.mp4_note is None
-    probe = subprocess.run([find_ffmpeg(), "-i", str(animation.mp4)], capture_output=True, text=True)
+def test_mp4_is_written_where_ffmpeg_is_installed(turned):
+    assert turned.mp4 == turned.gif.with_suffix(".mp4") and turned.mp4_note is None
+    probe = subprocess.run([find_ffmpeg(), "-i", str(turned.mp4)], capture_output=True, text=True)
     assert "h264" in probe.stderr and "1920x1080" in probe.stderr
-    assert not list(tmp_path.glob("*.tmp*"))
+    assert not list(turned.gif.parent.glob("*.tmp*"))
 
 
 def test_missing_browser_is_a_clear_error(tmp_path, monkeypatch):
@@ -123,12 +124,12 @@ def test_missing_browser_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_no_ffmpeg_still_gives_the_gif(tmp_path, monkeypatch):
-    if find_chromium() is None:
-        pytest.skip("needs Chromium")
+    frames = [Image.new("RGB", (1920, 1080), (255, 255, 255 - 40 * i)) for i in range(3)]
+    monkeypatch.setattr("report.animate.render_frames", lambda fig, cameras: frames[: len(cameras)])
     monkeypatch.setattr("report.animate.find_ffmpeg", lambda: None)
-    animation = animate_figure(scene_figure(), tmp_path, "x", n_frames=2)
+    animation = animate_figure(scene_figure(), tmp_path, "x", n_frames=3)
     assert animation.mp4 is None and "no ffmpeg" in (animation.mp4_note or "")
-    assert animation.gif.is_file()
+    assert Image.open(animation.gif).n_frames == 3
 
 
 def test_find_ffmpeg_prefers_path(monkeypatch, tmp_path):
