@@ -519,18 +519,18 @@ def _mlp_fact(a: Architecture) -> Fact | None:
         return None
     act = _activation_name(a.activation)
     width = a.expert_intermediate if a.is_moe else a.intermediate
-    size = f"{a.hidden:,} → {width:,} → {a.hidden:,}" if width else "of an unstated width"
+    size = f" ({a.hidden:,} → {width:,} → {a.hidden:,})" if width else " (width not stated)"
     if a.gated_mlp:
         glu = {"SiLU": " (SwiGLU)", "GELU": " (GeGLU)", "GELU (tanh approximation)": " (GeGLU)"}.get(
             act or "", ""
         )
         kind = f"Gated {act} MLP{glu}" if act else "Gated MLP (activation not stated)"
         text = (
-            f"{kind}: a gate and an up projection ({size}), multiplied element-wise "
+            f"{kind}: a gate and an up projection{size}, multiplied element-wise "
             "after the activation on the gate, then a down projection back to the hidden size."
         )
     else:
-        text = f"A two-layer MLP ({size}) with {act or 'an unstated activation'} between."
+        text = f"A two-layer MLP{size} with {act or 'an unstated activation'} between."
     if a.is_moe:
         text = "Each expert is a " + text[0].lower() + text[1:]
     return Fact("Feed-forward", text)
