@@ -949,11 +949,29 @@ def slide_charts(results: Sequence[Result], views: Mapping[str, Any] | None = No
 
     out = []
     for view in deck_views(views if views is not None else report_views.VIEWS):
-        spec = untitled(charts.figure_spec(view, list(results), "light"), HTML_CHART_TITLE_PX)
+        spec = short_hover(untitled(charts.figure_spec(view, list(results), "light"), HTML_CHART_TITLE_PX))
         spec["layout"].pop("height", None)  # the slide's box sets the size
         spec["layout"]["autosize"] = True
         out.append(Chart(view.title, embed(go.Figure(spec), f"slide-{view.name}")))
     return out
+
+
+def short_hover(spec: dict[str, Any]) -> dict[str, Any]:
+    """Hover shows the model and the point's coordinates instead of every setting: the full
+    hover text is about three quarters of a chart's weight, and the slide view carries four
+    charts (the home and model pages keep the full text)."""
+    layout = spec["layout"]
+    scene = layout.get("scene")
+    names = "xyz" if scene is not None else "xy"
+    axes = [(scene or layout).get(f"{n}axis", {}) for n in names]
+    lines = [
+        f"{(axis.get('title') or {}).get('text', n)}: %{{{n}}}" for n, axis in zip(names, axes, strict=True)
+    ]
+    template = "%{fullData.name}<br>" + "<br>".join(lines) + "<extra></extra>"
+    for trace in spec["data"]:
+        if trace.pop("text", None) is not None:
+            trace["hovertemplate"] = template
+    return spec
 
 
 def slides_page(

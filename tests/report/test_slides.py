@@ -448,3 +448,12 @@ def test_slides_page_with_the_report_charts(mixed):
     assert "<script>alert" not in text and "cdn." not in text.lower()
     assert text.count('class="gs-slide"') == 4
     assert text.count("The landscape: memory, size and speed") == 1  # the slide's h2, not the chart too
+
+
+def test_slides_page_of_1000_cells_stays_light():
+    from report.slides import slides_page
+    from report.synthetic import synthetic_results
+
+    text = slides_page(synthetic_results(1000, 50, seed=0))
+    assert len(text.encode()) < 300_000  # the site's page budget, with four charts on this page
+    assert '"hovertemplate":"%{fullData.name}<br>' in text.replace("\\u003c", "<").replace("\\u003e", ">")
