@@ -894,7 +894,8 @@ def build_slides(
     views: Mapping[str, Any] | None = None,
 ) -> SlidesBuild:
     """<out_dir>/deck.pptx from `results`, its PNGs in <out_dir>/images (one browser, one batch),
-    and, unless `frames` is 0, <out_dir>/landscape.gif (.mp4) turning in `frames` frames.
+    and, unless `frames` is 0 or no cell succeeded, <out_dir>/landscape.gif (.mp4) turning in
+    `frames` frames.
     Raises report.export.BrowserNotFoundError without a Chromium, before writing anything."""
     import time
 
@@ -921,7 +922,7 @@ def build_slides(
     animation = None
     n_frames = animate.DEFAULT_FRAMES if frames is None else frames
     turning = all_views.get(ANIMATED_VIEW)
-    if n_frames and turning is not None and turning.is_3d:
+    if n_frames and turning is not None and turning.is_3d and any(r.status == "ok" for r in ordered):
         mark = time.perf_counter()
         spec = charts.figure_spec(
             turning, ordered, STATIC_TEMPLATE, static=True
