@@ -641,9 +641,12 @@ def render_docs(
     templates: Path = TEMPLATES_DIR,
     charts: bool = True,
     views: Mapping[str, Any] | None = None,
+    extra_pages: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write the Markdown pages, the raw JSON and plotly.min.js into `docs_dir` (rendered into
-    a temporary folder first, then synced). Returns the page paths, home first."""
+    a temporary folder first, then synced). `extra_pages` maps a docs-relative name such as
+    "slides.md" to Markdown another module rendered (trusted, escaped by its own template).
+    Returns the page paths: home, methodology, the models, then the extra pages."""
     pages = plan_site(results, site_sources, charts=charts, views=views)
     env = template_env(templates)
     tmp = docs_dir.with_name(docs_dir.name + ".tmp")
@@ -656,6 +659,8 @@ def render_docs(
     for page in pages.models:
         text = env.get_template("model.md.j2").render(page=page, site=pages)
         written.append(_write(tmp / MODELS_DIR / f"{page.slug}.md", text))
+    for name, text in (extra_pages or {}).items():
+        written.append(_write(tmp / _extra_page_name(name), text))
     _write_raw(pages, tmp)
     _copy_plotly(tmp / PLOTLY_JS)
     if docs_dir.exists():
@@ -664,6 +669,14 @@ def render_docs(
     else:
         tmp.rename(docs_dir)
     return [docs_dir / p.relative_to(tmp) for p in written]
+
+
+def _extra_page_name(name: str) -> str:
+    """An extra page's file name, checked: one path-safe .md name beside index.md."""
+    taken = {"index.md", "methodology.md"}
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*\.md", name) or name in taken:
+        raise ValueError(f"extra page name {name!r}: want a new lowercase name like 'slides.md'")
+    return name
 
 
 def sync_tree(source: Path, dest: Path) -> None:
@@ -772,12 +785,13 @@ def write_mkdocs_config(
     if theme.get("custom_dir"):
         theme["custom_dir"] = os.path.relpath(base.parent / theme["custom_dir"], out_dir)
     rel = [p.relative_to(docs_dir).as_posix() for p in pages]
-    home, methodology, models = rel[0], rel[1], rel[2:]
+    models = [r for r in rel if r.startswith(f"{MODELS_DIR}/")]
+    extra = [r for r in rel if r not in models and r not in ("index.md", "methodology.md")]
     config.update(
         docs_dir=os.path.relpath(docs_dir, out_dir),
         site_dir="site",
         theme=theme,
-        nav=[home, *([{"Models": models}] if models else []), methodology],
+        nav=["index.md", *([{"Models": models}] if models else []), *extra, "methodology.md"],
     )
     site_url = site_url or os.environ.get("SITE_URL")
     if site_url:
@@ -818,6 +832,7 @@ def build_site(
     mkdocs_base: Path = MKDOCS_BASE,
     site_url: str | None = None,
     views: Mapping[str, Any] | None = None,
+    extra_pages: Mapping[str, str] | None = None,
     charts: bool = True,
     build: bool = True,
     strict: bool = True,
@@ -827,7 +842,8 @@ def build_site(
     `results` are validated Result objects (report.load's ResultSet or its `.results`); failed
     and estimated cells are welcome. `views` are report.views.View objects by name (e.g.
     `load_views(user_file)`; default: the built-in ones): the home page draws "landscape",
-    model pages every view with `per_model` set. `site_url` (default: $SITE_URL, which the Pages workflow sets) only feeds
+    model pages every view with `per_model` set. `extra_pages` ("slides.md": Markdown, e.g.
+    report.slides.slides_page(results)) are added to the docs and the nav. `site_url` (default: $SITE_URL, which the Pages workflow sets) only feeds
     canonical links and the 404 page, whose links MkDocs makes absolute; every other URL is
     relative. With `build=False` stop before mkdocs (for `mkdocs
     serve`); with `charts=False` leave out report.charts' figures (a quick text-only build).
@@ -838,7 +854,13 @@ def build_site(
     out.mkdir(parents=True, exist_ok=True)
     docs = out / "docs"
     pages = render_docs(
-        results, docs, site_sources=site_sources, templates=templates, charts=charts, views=views
+        results,
+        docs,
+        site_sources=site_sources,
+        templates=templates,
+        charts=charts,
+        views=views,
+        extra_pages=extra_pages,
     )
     config = write_mkdocs_config(out, pages, base=mkdocs_base, docs_dir=docs, site_url=site_url)
     if not build:

@@ -310,3 +310,15 @@ def test_a_1000_cell_site_keeps_every_page_light(tmp_path):
     assert home.count('class="plotly-graph-div"') == 1 and "plotly.min.js" in home
     assert (site / "javascripts" / "plotly.min.js").stat().st_size > 1_000_000  # shipped, once
     assert len(list(site.rglob("plotly*.js"))) == 1
+
+
+def test_extra_pages_join_the_docs_and_the_nav(tmp_path, results, sources):
+    from report.slides import slides_page
+
+    site = build_site(results, tmp_path, site_sources=sources, extra_pages={"slides.md": slides_page(results)})
+    slides = Page((site / "slides.html").read_text())
+    assert sum(1 for tag, a in slides.tags if "plotly-graph-div" in (a.get("class") or "")) >= 2
+    nav = (tmp_path / "mkdocs.yml").read_text()
+    assert nav.index("slides.md") < nav.index("methodology.md")
+    with pytest.raises(ValueError, match="extra page name"):
+        render_docs(results, tmp_path / "docs2", site_sources=sources, extra_pages={"../x.md": ""})
