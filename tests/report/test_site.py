@@ -315,7 +315,9 @@ def test_a_1000_cell_site_keeps_every_page_light(tmp_path):
 def test_extra_pages_join_the_docs_and_the_nav(tmp_path, results, sources):
     from report.slides import slides_page
 
-    site = build_site(results, tmp_path, site_sources=sources, extra_pages={"slides.md": slides_page(results)})
+    site = build_site(
+        results, tmp_path, site_sources=sources, extra_pages={"slides.md": slides_page(results)}
+    )
     slides = Page((site / "slides.html").read_text())
     assert sum(1 for tag, a in slides.tags if "plotly-graph-div" in (a.get("class") or "")) >= 2
     nav = (tmp_path / "mkdocs.yml").read_text()
