@@ -457,3 +457,15 @@ def test_slides_page_of_1000_cells_stays_light():
     text = slides_page(synthetic_results(1000, 50, seed=0))
     assert len(text.encode()) < 300_000  # the site's page budget, with four charts on this page
     assert '"hovertemplate":"%{fullData.name}<br>' in text.replace("\\u003c", "<").replace("\\u003e", ">")
+
+
+def test_slide_view_builds_into_the_site(mixed, tmp_path):
+    from report.site import build_site
+    from report.slides import SLIDES_PAGE, slides_page
+
+    site = build_site(mixed, tmp_path, extra_pages={SLIDES_PAGE: slides_page(mixed, title=XSS_NAME)})
+    html = (site / "slides.html").read_text()
+    assert len(re.findall(r'<section class="gs-slide[^"]*" id="slide-\d+">', html)) == 5
+    assert 'class="js-plotly-plot"' in html or "Plotly.newPlot" in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    assert "slides.html" in (site / "index.html").read_text()  # in the nav
