@@ -34,23 +34,21 @@ TEMPLATES: tuple[Template, ...] = ("light", "dark", "presentation")
 # Rows a static 960x540 legend holds at the presentation font before it would overflow.
 STATIC_LEGEND_ROWS = 13
 HTML_LEGEND_MODELS = 60  # interactive legends scroll, but past this a family legend reads better
-FAILED_LISTED = 2  # failed cells named under a chart; past this a count (the page lists all)
+STATIC_HEIGHT = 540  # report.export's layout height; the key's place is worked out in pixels
+MAX_TITLE_CHARS = 70
+MAX_STATIC_LEGEND_CHARS = 28  # a model name longer than this is cut in a chart title (not in hover)
 SETTING_METRICS = ("batch_size", "prompt_tokens", "new_tokens")
 KEY_METRICS = ("decode_tokens_per_s", "prefill_latency", "peak_memory", "params_total")
 
-# Symbols plotly draws in 3D (only three have hollow forms) and in 2D; known precisions keep
-# theirs in every chart, others take one from their name's hash.
-SYMBOLS_3D = ("circle", "diamond", "square", "cross", "x")
+# Marker symbols. In 3D plotly draws markers as text glyphs; of its 3D symbols only circle,
+# square, diamond (each with a hollow form) and cross draw everywhere ("x" is an emoji glyph that
+# many machines lack), so in 3D the unquantized dtypes keep a shape each and every quantized
+# scheme is a cross (hover tells them apart). 2D has shapes to spare.
+SYMBOLS_3D = {"float32": "circle", "bfloat16": "diamond", "float16": "square"}
+SYMBOL_3D_OTHER = "cross"
 SYMBOLS_2D = ("circle", "diamond", "square", "cross", "x", "star", "triangle-up", "pentagon", "hexagon")
-KNOWN_SYMBOLS = {
-    "float32": 0,
-    "bfloat16": 1,
-    "float16": 2,
-    "int8": 3,
-    "int4": 4,
-    "qoq": 5,
-}
-OPEN_3D = {"circle", "diamond", "square"}
+KNOWN_SYMBOLS_2D = {"float32": 0, "bfloat16": 1, "float16": 2, "int8": 3, "int4": 4, "qoq": 5}
+HOLLOW_3D = {"circle", "diamond", "square"}
 
 CONTEXT_GREY = {"light": "#c4c4c4", "presentation": "#c4c4c4", "dark": "#5a5a5a"}
 FRONT_COLOR = {"light": "#222222", "presentation": "#222222", "dark": "#eeeeee"}
@@ -142,13 +140,14 @@ def category_value(result: Result, category: str) -> str:
 
 
 def symbol_for(value: str, *, three_d: bool, hollow: bool = False) -> str:
-    """The marker symbol for a category value; hollow (estimated) where plotly has a hollow form."""
-    symbols = SYMBOLS_3D if three_d else SYMBOLS_2D
-    index = KNOWN_SYMBOLS.get(value.lower(), _hash(value, "symbol"))
-    symbol = symbols[index % len(symbols)]
-    if hollow and (not three_d or symbol in OPEN_3D):
-        return f"{symbol}-open"
-    return symbol
+    """The marker symbol for a category value (a precision, say); hollow (estimated) where
+    plotly has a hollow form of it."""
+    if three_d:
+        symbol = SYMBOLS_3D.get(value.lower(), SYMBOL_3D_OTHER)
+        return f"{symbol}-open" if hollow and symbol in HOLLOW_3D else symbol
+    index = KNOWN_SYMBOLS_2D.get(value.lower(), _hash(value, "symbol"))
+    symbol = SYMBOLS_2D[index % len(SYMBOLS_2D)]
+    return f"{symbol}-open" if hollow else symbol
 
 
 # --------------------------------------------------------------------------- selecting cells
@@ -295,8 +294,8 @@ def failure_text(result: Result) -> str:
 
 
 def note_text(data: ChartData) -> str:
-    """What the chart leaves out, in a line or two under it (escaped). Failed cells are named
-    when there are few; the chart's page lists every one."""
+    """What the chart leaves out, in a line under it (escaped): failed cells counted by status,
+    cells without a value counted by metric. The chart's page lists each one (report.build)."""
     parts = []
     if data.failed:
         kinds = Counter(r.status for r in data.failed)
@@ -304,16 +303,11 @@ def note_text(data: ChartData) -> str:
             f"{n} {status}" for status, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
         )
         cells = "cell" if len(data.failed) == 1 else "cells"
-        if len(data.failed) <= FAILED_LISTED:
-            named = "; ".join(failure_text(r) for r in data.failed)
-            parts.append(f"Not plotted: {len(data.failed)} failed {cells}: {named}")
-        else:
-            parts.append(f"Not plotted: {len(data.failed)} failed {cells} ({summary}), listed with the chart")
+        parts.append(f"{len(data.failed)} failed {cells} ({summary})")
     if data.missing:
         labels = Counter(label for _, label in data.missing)
-        what = ", ".join(f"{n} without {label.lower()}" for label, n in sorted(labels.items()))
-        parts.append(f"Not plotted: {what}")
-    return "<br>".join(escape(p) for p in parts)
+        parts += [f"{n} without {label.lower()}" for label, n in sorted(labels.items())]
+    return escape("Not plotted: " + "; ".join(parts)) if parts else ""
 
 
 # --------------------------------------------------------------------------- traces
@@ -390,6 +384,13 @@ def _marker(view: View, points: Sequence[Point], color: str, size: float) -> dic
     return marker
 
 
+def _short(name: str, static: bool) -> str:
+    """A legend label: whole in HTML, cut on a static image so the plot keeps its width."""
+    if not static or len(name) <= MAX_STATIC_LEGEND_CHARS:
+        return name
+    return name[: MAX_STATIC_LEGEND_CHARS - 1] + "…"
+
+
 def legend_entry(
     view: View, dims: int, name: str, group: str, color: str, title: str | None = None
 ) -> dict[str, Any]:
@@ -428,8 +429,8 @@ def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, An
             points = entries[entry]
             color = _color(view.color, category_value(points[0].result, view.color))
             legend_group = f"{level}:{entry}"
-            title = f"<b>{escape(group)}</b>" if level == "model" and i == 0 else None
-            traces.append(legend_entry(view, dims, escape(entry), legend_group, color, title))
+            title = f"<b>{escape(_short(group, static))}</b>" if level == "model" and i == 0 else None
+            traces.append(legend_entry(view, dims, escape(_short(entry, static)), legend_group, color, title))
             traces.append(_scatter(view, points, data.metrics, name=escape(entry), legendgroup=legend_group,
                                    marker=_marker(view, points, color, size)))  # fmt: skip
     return traces
@@ -457,9 +458,12 @@ def symbol_key_traces(data: ChartData, template: Template) -> list[dict[str, Any
     if view.symbol is None or not shown:
         return []
     values = sorted({category_value(p.result, view.symbol) for p in shown}, key=str.casefold)
-    keys = [(v, symbol_for(v, three_d=view.is_3d)) for v in values]
+    by_symbol: dict[str, list[str]] = {}
+    for value in values:  # in 3D several quantized schemes share the cross: one entry for them
+        by_symbol.setdefault(symbol_for(value, three_d=view.is_3d), []).append(value)
+    keys = [(", ".join(names), symbol) for symbol, names in by_symbol.items()]
     if any(p.result.method == "estimated" for p in shown):
-        keys.append(("estimated", symbol_for("circle", three_d=view.is_3d, hollow=True)))
+        keys.append(("estimated", "circle-open"))
     color = SYMBOL_KEY_COLOR[template]
     traces = []
     for label, symbol in keys:
@@ -560,8 +564,8 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
         layout["ticktext"] = [_count(v) if v >= 100_000 else f"{v:g}" for v in distinct]
     elif log and values:
         decades = math.log10(max(values)) - math.log10(min(values))
-        # one labelled tick per decade once the data spans several; 1-2-5 below that
-        layout["dtick"] = 1 if decades >= 2.5 else "D2"
+        # one labelled tick per decade once the data spans one; 1-2-5 within a decade
+        layout["dtick"] = 1 if decades >= 1.0 else "D2"
     if view.is_3d:
         layout["title"]["font"] = {"size": 18 if static else 13}
         layout["tickfont"] = {"size": 16 if static else 11}
@@ -586,9 +590,9 @@ def _scene(view: View, data: ChartData, static: bool) -> dict[str, Any]:
     return scene
 
 
-def _legends(view: View, data: ChartData, static: bool) -> dict[str, Any]:
+def _legends(view: View, static: bool, key_top: float, height: float) -> dict[str, Any]:
     """The entry legend at the right (outside a 2D plot, beside a 3D scene) and the symbol key
-    as one row under the title."""
+    as one row under the title, `key_top` pixels from the top."""
     main = {
         "groupclick": "togglegroup",
         "itemsizing": "constant",
@@ -600,10 +604,11 @@ def _legends(view: View, data: ChartData, static: bool) -> dict[str, Any]:
     }
     key = {
         "orientation": "h",
-        "yanchor": "bottom",
-        "y": 1.0,
+        "yref": "container",  # right under the title, however tall the plot's margins are
         "xanchor": "left",
         "x": 0.0,
+        "yanchor": "top",
+        "y": 1.0 - key_top / height,
         "title": {"text": f"{escape(symbol_key_title(view))}:", "font": {"size": 16 if static else 12}},
         "font": {"size": 16 if static else 12},
         "itemclick": False,
@@ -633,9 +638,17 @@ def _note(data: ChartData, template: Template, static: bool) -> dict[str, Any] |
     }
 
 
-def _title(view: View, subject: str | None) -> str:
-    title = escape(view.title)
-    return f"{escape(subject)}: {title}" if subject else title
+def _title(view: View, subject: str | None, static: bool) -> dict[str, Any]:
+    """The view's title; on a model's chart the model's name, with the view as the subtitle."""
+    title: dict[str, Any] = {"x": 0.01, "xanchor": "left", "y": 1.0, "yanchor": "top", "yref": "container",
+                             "pad": {"t": 14 if static else 10}}  # fmt: skip
+    if subject is None:
+        title["text"] = escape(view.title)
+        return title
+    name = subject if len(subject) <= MAX_TITLE_CHARS else subject[: MAX_TITLE_CHARS - 1] + "…"
+    title["text"] = escape(name)
+    title["subtitle"] = {"text": escape(view.title), "font": {"size": 17 if static else 13}}
+    return title
 
 
 def figure_layout(data: ChartData, template: Template, static: bool, subject: str | None) -> dict[str, Any]:
@@ -644,18 +657,20 @@ def figure_layout(data: ChartData, template: Template, static: bool, subject: st
     note = _note(data, template, static)
     note_px = (note["text"].count("<br>") + 1) * (19 if static else 17) + 8 if note else 0
     has_key = view.symbol is not None and bool(data.points or data.context)
-    top = (62 if static else 50) + (36 if has_key else 0)
+    title_px = (62 if static else 50) + ((24 if static else 18) if subject else 0)
+    top = title_px + (36 if has_key else 0)
+    height = STATIC_HEIGHT if static else (640 if view.is_3d else 560)
+    key_top = title_px - 6
     layout: dict[str, Any] = {
         "template": template_dict(template),
-        "title": {"text": _title(view, subject), "x": 0.01, "xanchor": "left", "y": 1.0, "yanchor": "top",
-                  "yref": "container", "pad": {"t": 14 if static else 10}},
-        **_legends(view, data, static),
+        "title": _title(view, subject, static),
+        **_legends(view, static, key_top, height),
         "margin": {"l": 10 if view.is_3d else 20, "r": 10, "t": top, "b": 10 + note_px},
         "hoverlabel": {"align": "left"},
         "showlegend": True,
     }  # fmt: skip
     if not static:
-        layout["height"] = 640 if view.is_3d else 560
+        layout["height"] = height
     if view.is_3d:
         layout["scene"] = _scene(view, data, static)
     else:

@@ -43,7 +43,7 @@ FILTER_KEYS = (
 # the x axis from the front right and a little above, so x runs along the bottom edge, y recedes
 # to the right and z stands up: all three axes and their titles stay readable at 16:9.
 CAMERAS: dict[str, dict[str, dict[str, float]]] = {
-    "slide": {"eye": {"x": 1.1, "y": -1.85, "z": 0.62}, "center": {"x": 0.0, "y": 0.0, "z": -0.12}},
+    "slide": {"eye": {"x": 1.15, "y": -1.95, "z": 0.62}, "center": {"x": 0.0, "y": 0.0, "z": -0.2}},
     "iso": {"eye": {"x": 1.25, "y": 1.25, "z": 1.25}},
     "front": {"eye": {"x": 0.0, "y": -2.3, "z": 0.35}},
     "side": {"eye": {"x": 2.3, "y": 0.0, "z": 0.35}},
