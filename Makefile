@@ -43,8 +43,11 @@ bench: setup
 	$(BIN)/python -m bench run $(SUITE) --out $(RESULTS)
 	for suite in $(ESTIMATES); do $(BIN)/python -m bench estimate $$suite --out $(RESULTS) || exit $$?; done
 
+# Charts (HTML, PNG, SVG, PDF) and the MkDocs site into $(OUT)/, then the deck and the turning landscape.
 report: setup chromium
 	$(BIN)/python -m report $(RESULTS) --out $(OUT)
+	$(BIN)/python -m report slides $(RESULTS) --out $(OUT)/slides
+	@echo "site: $(OUT)/site/index.html  charts: $(OUT)/charts/  deck: $(OUT)/slides/deck.pptx"
 
 slides: setup chromium
 	$(BIN)/python -m report slides $(RESULTS) --out $(OUT)/slides
@@ -58,6 +61,7 @@ deploy: report
 perf: setup chromium
 	$(BIN)/python -m bench.perf
 	$(BIN)/python -m report.perf
+	$(BIN)/python -m report.slides_perf
 
 test: setup chromium
 	$(BIN)/python -m pytest -q

@@ -317,4 +317,19 @@ def _failed_row(result: Result) -> dict[str, str]:
     }
 
 
-STEPS: list[Step] = [write_charts]
+# --------------------------------------------------------------------------- the site step
+
+
+def write_site(context: BuildContext) -> None:
+    """The MkDocs site (report.site): docs/ from templates/ and site/, mkdocs.yml, and the
+    site/ that `mkdocs build --strict` makes, with the slide view as one of its pages."""
+    from report.site import build_site
+    from report.slides import SLIDES_PAGE, slides_page
+
+    results = list(context.results)
+    pages = {SLIDES_PAGE: slides_page(results, views=context.views)} if results else None
+    build_site(results, context.staging, views=context.views, extra_pages=pages)
+    context.notes.append("site: docs/ and mkdocs.yml rendered, site/ built with mkdocs --strict")
+
+
+STEPS: list[Step] = [write_charts, write_site]

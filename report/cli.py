@@ -101,15 +101,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "image on a machine without a GPU",
     )
     parser.add_argument(
+        "--no-site",
+        action="store_true",
+        help="charts only: skip the MkDocs site (docs/, mkdocs.yml and the built site/)",
+    )
+    parser.add_argument(
         "--list-metrics", action="store_true", help="print the metric ids a view can use and exit"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the charts; print what was written, skipped and why. Returns the exit status."""
-    from report.build import build
+    from report.build import build, write_charts
     from report.export import ExportError
     from report.load import InvalidResultError, ResultsNotFoundError
+    from report.site import SiteError
     from report.views import ViewError
 
     if args.list_metrics:
@@ -128,8 +134,9 @@ def run(args: argparse.Namespace) -> int:
             theme=args.theme,
             tabs=max(1, args.tabs),
             antialias=not args.fast_3d,
+            steps=[write_charts] if args.no_site else None,
         )
-    except (InvalidResultError, ResultsNotFoundError, ViewError, ExportError, ValueError) as error:
+    except (InvalidResultError, ResultsNotFoundError, ViewError, ExportError, SiteError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     for invalid in report.skipped_inputs:
