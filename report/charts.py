@@ -359,15 +359,20 @@ def _trace_type(view: View) -> str:
     return "scatter3d" if view.is_3d else "scatter"
 
 
-def _scatter(view: View, points: Sequence[Point], metrics: Sequence[Metric], **style: Any) -> dict[str, Any]:
+def _scatter(
+    view: View, points: Sequence[Point], metrics: Sequence[Metric], static: bool, **style: Any
+) -> dict[str, Any]:
     trace: dict[str, Any] = {
         "type": _trace_type(view),
         "mode": "markers",
         **_xyz(points, len(metrics)),
-        "text": [hover_text(p, metrics) for p in points],
-        "hovertemplate": "%{text}<extra></extra>",
         "showlegend": False,  # legend entries are separate traces: see legend_entry
     }
+    if static:  # a picture has no hover: leaving the text out keeps the figure small to render
+        trace["hoverinfo"] = "skip"
+    else:
+        trace["text"] = [hover_text(p, metrics) for p in points]
+        trace["hovertemplate"] = "%{text}<extra></extra>"
     trace.update(style)
     return trace
 
@@ -431,8 +436,18 @@ def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, An
             legend_group = f"{level}:{entry}"
             title = f"<b>{escape(_short(group, static))}</b>" if level == "model" and i == 0 else None
             traces.append(legend_entry(view, dims, escape(_short(entry, static)), legend_group, color, title))
-            traces.append(_scatter(view, points, data.metrics, name=escape(entry), legendgroup=legend_group,
-                                   marker=_marker(view, points, color, size)))  # fmt: skip
+            marker = _marker(view, points, color, size)
+            traces.append(
+                _scatter(
+                    view,
+                    points,
+                    data.metrics,
+                    static,
+                    name=escape(entry),
+                    legendgroup=legend_group,
+                    marker=marker,
+                )
+            )
     return traces
 
 
@@ -445,7 +460,13 @@ def context_traces(data: ChartData, template: Template, static: bool) -> list[di
     marker = _marker(data.view, data.context, grey, size)
     marker["opacity"] = 0.5
     trace = _scatter(
-        data.view, data.context, data.metrics, name="Other models", legendgroup="context", marker=marker
+        data.view,
+        data.context,
+        data.metrics,
+        static,
+        name="Other models",
+        legendgroup="context",
+        marker=marker,
     )
     return [legend_entry(data.view, len(data.metrics), "Other models", "context", grey), trace]
 
