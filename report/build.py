@@ -323,9 +323,12 @@ def _failed_row(result: Result) -> dict[str, str]:
 def write_site(context: BuildContext) -> None:
     """The MkDocs site (report.site): docs/ from templates/ and site/, mkdocs.yml, and the
     site/ that `mkdocs build --strict` makes, with the slide view as one of its pages."""
-    from report.site import build_site
+    from report.site import HOME_VIEW, build_site
     from report.slides import SLIDES_PAGE, slides_page
 
+    if HOME_VIEW not in context.views:
+        context.notes.append(f"site skipped: its home page draws the {HOME_VIEW!r} view, which --view left out")
+        return
     results = list(context.results)
     pages = {SLIDES_PAGE: slides_page(results, views=context.views)} if results else None
     build_site(results, context.staging, views=context.views, extra_pages=pages)

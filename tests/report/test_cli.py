@@ -166,6 +166,7 @@ def test_images_for_views_and_model_pages(results_dir: Path, tmp_path: Path) -> 
 def test_a_subcommand_is_dispatched_by_name() -> None:
     done = report("slides", "--help")
     assert done.returncode == 0 and "python -m report slides" in done.stdout
-    unknown = report("serve", "x")
-    if unknown.returncode != 0:  # until a serve command exists, a clear message
-        assert "serve" in unknown.stderr
+    serve = report("serve", "--help")
+    assert serve.returncode == 0 and "python -m report serve" in serve.stdout
+    missing = report("serve", "x")  # a missing results folder is refused before serving anything
+    assert missing.returncode == 1 and "x: no such file or folder" in missing.stderr

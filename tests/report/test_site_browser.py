@@ -91,7 +91,8 @@ def check_chart(chrome: Chrome, chart_id: str, shots: Path) -> Path:
     assert box["width"] > 300 and box["height"] > 150, box
     chart = chrome.screenshot(shots / f"{chart_id}.png", clip=box)
     share, colours = drawn_share(chart)
-    assert share > 0.02 and colours > 20, (chart_id, share, colours)
+    # a blank or white box is ~0 %; a sparse one-model 3D chart draws about 2 %
+    assert share > 0.01 and colours > 20, (chart_id, share, colours)
     return chart
 
 
