@@ -327,7 +327,9 @@ def write_site(context: BuildContext) -> None:
     from report.slides import SLIDES_PAGE, slides_page
 
     if HOME_VIEW not in context.views:
-        context.notes.append(f"site skipped: its home page draws the {HOME_VIEW!r} view, which --view left out")
+        context.notes.append(
+            f"site skipped: its home page draws the {HOME_VIEW!r} view, which --view left out"
+        )
         return
     results = list(context.results)
     pages = {SLIDES_PAGE: slides_page(results, views=context.views)} if results else None
