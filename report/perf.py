@@ -5,7 +5,8 @@ Prints, from one run on this machine:
      plotly's `write_image` one figure at a time (a browser per figure: the naive path),
      plotly's batch `write_images` (kaleido, one browser), and report.export (ours), with the
      ratio of each to the naive path;
-  2. a full report (every view as HTML, PNG, SVG and PDF, and the model pages' charts) of a
+  2. a full report (report.build with all its steps: every view as HTML, PNG, SVG and PDF, the
+     model pages' charts, and the site where report.site adds it) of a
      synthetic 1,000-cell, 50-model result set, and of a smaller set, with time per cell, so
      you can see the time grows linearly with cells.
 Nothing here is a test: it prints numbers; compare them with the issue's targets yourself.
@@ -115,7 +116,7 @@ def _load() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m report.perf", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--figures", type=int, default=12, help="3D figures for the batch paths (default 12)")
+    parser.add_argument("--figures", type=int, default=20, help="3D figures for the batch paths (default 20)")
     parser.add_argument("--naive", type=int, default=3, help="figures for the one-by-one path (default 3)")
     parser.add_argument("--cells", type=int, default=1000, help="cells in the full report (default 1000)")
     parser.add_argument("--models", type=int, default=50, help="models in the full report (default 50)")
@@ -148,9 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _export_table(args: argparse.Namespace, folder: Path) -> None:
     count = max(args.figures, args.naive)
     figures = landscape_figures(count, 1000, 50)
-    print(
-        f"\nExport of one 3D landscape figure as a {WIDTH * SCALE}x{HEIGHT * SCALE} PNG (browser start included):"
-    )
+    size = f"{WIDTH * SCALE}x{HEIGHT * SCALE}"
+    print(f"\nExport of one 3D landscape figure as a {size} PNG, amortized (browser start included):")
     rows: list[tuple[str, int, float]] = []
     if not args.skip_plotly:
         rows.append(
@@ -186,18 +186,30 @@ def _export_table(args: argparse.Namespace, folder: Path) -> None:
 
 def _report_table(args: argparse.Namespace, folder: Path) -> None:
     antialias = not args.fast_3d
+    how = "" if antialias else ", --fast-3d"
+    print(f"\nFull report (report.build with every step; every view as HTML + PNG + SVG + PDF{how}):")
+    per_model = args.cells / args.models
+    sizes = [(int(c), max(1, round(int(c) / per_model))) for c in args.smaller.split(",") if c.strip()]
+    sizes.append((args.cells, args.models))
+    rows = [(cells, models, time_report(cells, models, folder, antialias)) for cells, models in sizes]
+    stages = [k for k in rows[-1][2] if k.endswith("_s") and k != "total_s"]
+    header = "".join(f"{k.removesuffix('_s').removeprefix('write_'):>9}" for k in stages)
     print(
-        f"\nFull report (HTML + PNG + SVG + PDF of every view, model pages' HTML + PNG){'' if antialias else ', --fast-3d'}:"
+        f"  {'cells':>6} {'models':>6} {'files':>6} {'images':>6}{header} {'total s':>8} {'ms/cell':>8} {'+ms/cell':>9}"
     )
-    print(
-        f"  {'cells':>6} {'models':>6} {'files':>6} {'images':>6} {'load s':>7} {'charts s':>8} {'images s':>8} {'total s':>8} {'ms/cell':>8}"
-    )
-    for cells, models in ((args.small_cells, args.small_models), (args.cells, args.models)):
-        t = time_report(cells, models, folder, antialias)
-        print(
-            f"  {cells:6d} {models:6d} {int(t['files']):6d} {int(t['images']):6d} {t['load_s']:7.2f} "
-            f"{t['write_charts_s']:8.2f} {t['images_s']:8.2f} {t['total_s']:8.2f} {1000 * t['total_s'] / cells:8.1f}"
+    previous = None
+    for cells, models, t in rows:
+        times = "".join(f"{t.get(k, 0.0):9.2f}" for k in stages)
+        ms = 1000 * t["total_s"] / cells
+        # the cost of the cells added since the previous size: flat when the time grows linearly
+        step = (
+            "" if previous is None else f"{1000 * (t['total_s'] - previous[1]) / (cells - previous[0]):9.1f}"
         )
+        print(
+            f"  {cells:6d} {models:6d} {int(t['files']):6d} {int(t['images']):6d}{times} {t['total_s']:8.2f} {ms:8.1f} {step}"
+        )
+        previous = (cells, t["total_s"])
+    print("  (seconds per stage; +ms/cell is the time of the cells added since the row above)")
 
 
 if __name__ == "__main__":
