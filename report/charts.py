@@ -14,7 +14,6 @@ result files are untrusted: every text plotly renders as HTML is escaped here.
 from __future__ import annotations
 
 import colorsys
-import copy
 import functools
 import hashlib
 import html
@@ -724,6 +723,8 @@ def figure_spec(
 ) -> dict[str, Any]:
     """A view of the results as a plotly figure dict (unvalidated: fast). `static` sizes text
     and legend for a 960x540 image; `highlight`/`only` take a model name (model pages)."""
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
     if data is None:
         data = chart_data(view, results, highlight=highlight, only=only)
     level = legend_level(data, static)
@@ -789,10 +790,3 @@ def model_figures(
     chosen = {v.name: v for v in model_views(views)}
     specs = model_figure_specs(results, template, context=context, views=views)
     return {chosen[name].title: go.Figure(spec) for name, spec in specs.items()}
-
-
-def with_template(spec: Mapping[str, Any], template: Template) -> dict[str, Any]:
-    """A copy of a figure dict in another template (the HTML and the image share one build)."""
-    out = copy.deepcopy(dict(spec))
-    out["layout"]["template"] = template_dict(template)
-    return out
