@@ -567,6 +567,23 @@ def template_dict(template: Template) -> dict[str, Any]:
     return json.loads(_template_json(template))
 
 
+def log_ticks(low: float, high: float, wide: float = 2.5) -> list[float]:
+    """Where to label a log axis: every decade over `wide` decades or more, 1-2-5 over fewer,
+    finer steps within a decade; labelled in full (plotly's own minor labels read "2", "5")."""
+    decades = math.log10(high) - math.log10(low)
+    steps = (
+        (1.0,) if decades >= wide else (1.0, 2.0, 5.0) if decades >= 0.7 else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+    )
+    first, last = math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1
+    lo, hi = low / 1.1, high * 1.1  # the axis's own padding shows a little beyond the data
+    ticks = [m * 10.0**e for e in range(first, last + 1) for m in steps if lo <= m * 10.0**e <= hi]
+    return ticks or [low, high]
+
+
+def _tick_label(value: float) -> str:
+    return _count(value) if value >= 1000 else f"{value:g}"
+
+
 def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[str, Any]:
     axis = view.axes()[index]
     metric = data.metrics[index]
@@ -581,11 +598,11 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
     if metric.id in SETTING_METRICS and 0 < len(distinct) <= 8:
         # a setting takes a few values: label exactly those (batch 1 2 4 8, not 1 2 5 10)
         layout["tickvals"] = distinct
-        layout["ticktext"] = [_count(v) if v >= 100_000 else f"{v:g}" for v in distinct]
+        layout["ticktext"] = [f"{v:g}" if v < 100_000 else _count(v) for v in distinct]
     elif log and values:
-        decades = math.log10(max(values)) - math.log10(min(values))
-        # one labelled tick per decade once the data spans one; 1-2-5 within a decade
-        layout["dtick"] = 1 if decades >= 1.0 else "D2"
+        # a 3D axis seen at an angle has less room for labels than a 2D one
+        layout["tickvals"] = log_ticks(min(values), max(values), wide=1.5 if view.is_3d else 2.5)
+        layout["ticktext"] = [_tick_label(v) for v in layout["tickvals"]]
     if view.is_3d:
         layout["title"]["font"] = {"size": 18 if static else 13}
         layout["tickfont"] = {"size": 16 if static else 11}
