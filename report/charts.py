@@ -716,10 +716,13 @@ def figure_layout(data: ChartData, template: Template, static: bool, subject: st
         layout["margin"]["b"] = (80 if static else 60) + note_px
     annotations = [note] if note else []
     if not data.points and not data.context:
-        annotations.append(
-            {"text": "No cells to show", "xref": "paper", "yref": "paper", "x": 0.4, "y": 0.5, "showarrow": False,
-             "font": {"size": 20, "color": NOTE_COLOR[template]}}
-        )  # fmt: skip
+        # nothing to draw: no empty scene or axes, just say so
+        layout.pop("scene", None)
+        layout["xaxis"] = {"visible": False}
+        layout["yaxis"] = {"visible": False}
+        empty = {"text": "No cells to show", "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                 "showarrow": False, "font": {"size": 20, "color": NOTE_COLOR[template]}}  # fmt: skip
+        annotations.append(empty)
     if annotations:
         layout["annotations"] = annotations
     return layout

@@ -225,3 +225,11 @@ def test_light_dark_and_presentation_templates() -> None:
     assert slide["font"]["size"] >= 18 and slide["legend"]["font"]["size"] >= 18
     with pytest.raises(ValueError, match="unknown template"):
         figure_spec(VIEWS["landscape"], results, "sepia")  # type: ignore[arg-type]
+
+
+def test_a_view_with_nothing_to_plot_says_so_without_empty_axes() -> None:
+    only_failed = [failed(r) for r in small_set(xss=False)[:3]]
+    spec = figure_spec(VIEWS["landscape"], only_failed)
+    texts = [a["text"] for a in spec["layout"]["annotations"]]
+    assert "No cells to show" in texts and any("3 failed cells" in t for t in texts)
+    assert "scene" not in spec["layout"] and spec["layout"]["xaxis"] == {"visible": False}
