@@ -121,10 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cells", type=int, default=1000, help="cells in the full report (default 1000)")
     parser.add_argument("--models", type=int, default=50, help="models in the full report (default 50)")
     parser.add_argument(
-        "--small-cells", type=int, default=250, help="cells in the smaller report (default 250)"
-    )
-    parser.add_argument(
-        "--small-models", type=int, default=12, help="models in the smaller report (default 12)"
+        "--smaller",
+        default="250,500",
+        help="cell counts of smaller reports, comma-separated (default 250,500); models scale with cells",
     )
     parser.add_argument("--skip-plotly", action="store_true", help="leave out plotly's own two paths")
     parser.add_argument("--skip-report", action="store_true", help="leave out the full reports")
