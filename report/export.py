@@ -75,8 +75,8 @@ class ExportStats:
 
     figures: int = 0
     files: list[Path] = field(default_factory=list)
-    start_s: float = 0.0  # browser start and page load
-    render_s: float = 0.0  # first figure sent to last file written
+    start_s: float = 0.0  # browser start until the first tab is ready
+    render_s: float = 0.0  # from then to the last file written
     tabs: int = 0
 
     @property
@@ -164,19 +164,23 @@ async def _export(
         except Exception as error:  # choreographer's ChromeNotFoundError and friends
             raise BrowserNotFoundError(f"{browser_path} could not be used ({error}).") from None
         async with browser:
-            opened = await asyncio.gather(*(_open_tab(browser, page) for _ in range(tabs)))
-            stats.start_s = time.perf_counter() - started
-            rendering = time.perf_counter()
             queue: asyncio.Queue[ImageJob] = asyncio.Queue()
             for job in jobs:
                 queue.put_nowait(job)
-            workers = [asyncio.create_task(_worker(tab, queue, stats, on_done)) for tab in opened]
+
+            async def open_and_work() -> None:
+                tab = await _open_tab(browser, page)
+                if not stats.start_s:  # each tab starts on the queue as soon as it is ready
+                    stats.start_s = time.perf_counter() - started
+                await _worker(tab, queue, stats, on_done)
+
+            workers = [asyncio.create_task(open_and_work()) for _ in range(tabs)]
             try:
                 await asyncio.gather(*workers)
             finally:
                 for worker in workers:
                     worker.cancel()
-            stats.render_s = time.perf_counter() - rendering
+            stats.render_s = time.perf_counter() - started - stats.start_s
     return stats
 
 
