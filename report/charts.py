@@ -499,6 +499,7 @@ def symbol_key_traces(data: ChartData, template: Template) -> list[dict[str, Any
 
 
 def symbol_key_title(view: View) -> str:
+    """What the symbols stand for, as the key's title ("Precision")."""
     names = {"precision": "Precision", "dtype": "Dtype", "quantization": "Quantization"}
     return names.get(view.symbol or "", (view.symbol or "").replace("_", " ").capitalize())
 
@@ -518,6 +519,8 @@ def pareto_front(points: Sequence[Point], metrics: Sequence[Metric]) -> list[tup
 
 
 def front_trace(data: ChartData, template: Template) -> dict[str, Any] | None:
+    """The Pareto front as a dashed line, where the view asks for it and both metrics have a
+    better direction."""
     if not data.view.pareto or any(m.better is None for m in data.metrics[:2]):
         return None
     front = pareto_front(data.points + data.context, data.metrics)

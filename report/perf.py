@@ -115,6 +115,7 @@ def _load() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its tables; 1 when there is no Chromium."""
     parser = argparse.ArgumentParser(prog="python -m report.perf", description=__doc__.split("\n\n")[0])
     parser.add_argument("--figures", type=int, default=20, help="3D figures for the batch paths (default 20)")
     parser.add_argument("--naive", type=int, default=3, help="figures for the one-by-one path (default 3)")
