@@ -34,8 +34,8 @@ TEMPLATES: tuple[Template, ...] = ("light", "dark", "presentation")
 STATIC_LEGEND_ROWS = 13
 HTML_LEGEND_MODELS = 60  # interactive legends scroll, but past this a family legend reads better
 STATIC_HEIGHT = 540  # report.export's layout height; the key's place is worked out in pixels
-MAX_TITLE_CHARS = 70
-MAX_STATIC_LEGEND_CHARS = 28  # a model name longer than this is cut in a chart title (not in hover)
+MAX_TITLE_CHARS = 70  # a model name longer than this is cut in a chart title (never in hover)
+MAX_STATIC_LEGEND_CHARS = 28  # ...and in a static image's legend, so the plot keeps its width
 SETTING_METRICS = ("batch_size", "prompt_tokens", "new_tokens")
 KEY_METRICS = ("decode_tokens_per_s", "prefill_latency", "peak_memory", "params_total")
 
