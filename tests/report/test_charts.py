@@ -218,9 +218,11 @@ def test_same_results_give_byte_identical_html() -> None:
 
 def test_light_dark_and_presentation_templates() -> None:
     results = small_set(xss=False)
-    light = figure_spec(VIEWS["landscape"], results, "light")["layout"]["template"]["layout"]
-    dark = figure_spec(VIEWS["landscape"], results, "dark")["layout"]["template"]["layout"]
-    slide = figure_spec(VIEWS["landscape"], results, "presentation", static=True)["layout"]["template"]["layout"]
+
+    def template(name: str, static: bool = False) -> dict:
+        return figure_spec(VIEWS["landscape"], results, name, static=static)["layout"]["template"]["layout"]
+
+    light, dark, slide = template("light"), template("dark"), template("presentation", static=True)
     assert light["paper_bgcolor"] == "white" and dark["paper_bgcolor"] == "rgb(17,17,17)"
     assert slide["font"]["size"] >= 18 and slide["legend"]["font"]["size"] >= 18
     with pytest.raises(ValueError, match="unknown template"):
