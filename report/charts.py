@@ -570,16 +570,22 @@ def template_dict(template: Template) -> dict[str, Any]:
     return json.loads(_template_json(template))
 
 
+LOG_STEPS = ((1.0,), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0))  # coarse to fine
+
+
 def log_ticks(low: float, high: float, wide: float = 2.5) -> list[float]:
     """Where to label a log axis: every decade over `wide` decades or more, 1-2-5 over fewer,
-    finer steps within a decade; labelled in full (plotly's own minor labels read "2", "5")."""
+    finer within a decade, and finer still until at least two labels show; labelled in full
+    (plotly's own minor labels read "2", "5")."""
     decades = math.log10(high) - math.log10(low)
-    steps = (
-        (1.0,) if decades >= wide else (1.0, 2.0, 5.0) if decades >= 0.7 else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
-    )
+    start = 0 if decades >= wide else 1 if decades >= 0.7 else 2
     first, last = math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1
     lo, hi = low / 1.1, high * 1.1  # the axis's own padding shows a little beyond the data
-    ticks = [m * 10.0**e for e in range(first, last + 1) for m in steps if lo <= m * 10.0**e <= hi]
+    ticks: list[float] = []
+    for steps in LOG_STEPS[start:]:
+        ticks = [m * 10.0**e for e in range(first, last + 1) for m in steps if lo <= m * 10.0**e <= hi]
+        if len(ticks) >= 2:
+            break
     return ticks or [low, high]
 
 

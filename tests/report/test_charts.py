@@ -16,6 +16,7 @@ from report.charts import (
     chart_data,
     family_color,
     figure_spec,
+    log_ticks,
     model_figures,
     pareto_front,
     setting_text,
@@ -235,3 +236,15 @@ def test_a_view_with_nothing_to_plot_says_so_without_empty_axes() -> None:
     texts = [a["text"] for a in spec["layout"]["annotations"]]
     assert "No cells to show" in texts and any("3 failed cells" in t for t in texts)
     assert "scene" not in spec["layout"] and spec["layout"]["xaxis"] == {"visible": False}
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (0.3, 300_000, [1, 10, 100, 1e3, 1e4, 1e5]),  # wide: decades only
+        (24, 900, [50, 100, 200, 500]),  # one decade would be one label: 1-2-5
+        (200, 500, [200, 300, 500]),  # within a decade: finer
+    ],
+)
+def test_log_axes_get_at_least_two_full_labels(low: float, high: float, expected: list[float]) -> None:
+    assert log_ticks(low, high) == pytest.approx(expected)
