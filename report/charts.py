@@ -30,8 +30,9 @@ from report.views import VIEWS, View
 Template = Literal["light", "dark", "presentation"]
 TEMPLATES: tuple[Template, ...] = ("light", "dark", "presentation")
 
-# Rows a static 960x540 legend holds at the presentation font before it would overflow.
-STATIC_LEGEND_ROWS = 13
+# Rows a static 960x540 legend holds at the presentation font before it would overflow (a 2D
+# legend sits lower, beside the plot area, so it holds fewer).
+STATIC_LEGEND_ROWS = {True: 13, False: 11}  # by view.is_3d
 HTML_LEGEND_MODELS = 60  # interactive legends scroll, but past this a family legend reads better
 STATIC_HEIGHT = 540  # report.export's layout height; the key's place is worked out in pixels
 MAX_TITLE_CHARS = 70  # a model name longer than this is cut in a chart title (never in hover)
@@ -323,7 +324,7 @@ def legend_level(data: ChartData, static: bool) -> Literal["model", "family"]:
     groups = len({category_value(p.result, "family") for p in data.points})
     if static:
         extra = int(bool(data.context)) + int(view.pareto)
-        return "model" if models + groups + extra <= STATIC_LEGEND_ROWS else "family"
+        return "model" if models + groups + extra <= STATIC_LEGEND_ROWS[view.is_3d] else "family"
     return "model" if models <= HTML_LEGEND_MODELS else "family"
 
 
