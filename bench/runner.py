@@ -144,8 +144,17 @@ def start_cell_server(plan: Plan | None = None) -> float:
         server._stop()
     start = time.perf_counter()
     forkserver.ensure_running()
+    # ensure_running returns before the server has imported its preload list; a no-op child
+    # waits for that, so the first cell's duration holds only its own work.
+    probe = _context(plan).Process(target=_noop, name="cell-server-ready")
+    probe.start()
+    probe.join()
     _server_started_with = wanted
     return time.perf_counter() - start
+
+
+def _noop() -> None:
+    pass
 
 
 def _describe_death(exitcode: int | None) -> tuple[str, ErrorInfo]:
