@@ -122,8 +122,10 @@ def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
 
 def child_main(conn, cell: Cell, commit: str | None) -> None:
     """Entry point of the cell's process: measure, then send the outcome (as JSON-safe data)."""
-    # Per-tensor progress bars from inside a cell would tear the sweep's own progress display.
+    # Progress bars and advice printed from inside a cell would tear the sweep's own display;
+    # what matters from a cell is its result (errors are recorded there with their traceback).
     transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
     outcome = Outcome()
     try:
         measure(cell, outcome, commit)

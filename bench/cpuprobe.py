@@ -2,9 +2,11 @@
 
 The roofline of a CPU cell needs the figures of the machine it ran on, which no datasheet gives
 for a shared, virtualised core. A copy and a read over buffers far larger than the last-level
-cache give the DRAM bandwidth; a square matmul per dtype gives the compute peak. The result is
-cached under ~/.cache/gpuscape (keyed by CPU, cores, threads, host and torch version) so a sweep
-probes once, not per cell. `python -m bench.cpuprobe` prints the figures (`--refresh` remeasures).
+cache give the DRAM bandwidth; reads over a ladder of smaller buffers give the bandwidth a working
+set of that size gets from the caches (a tiny model's weights stay in cache between steps); a
+square matmul per dtype gives the compute peak. The result is cached under ~/.cache/gpuscape
+(keyed by CPU, cores, threads, host, torch version and probe version) so a sweep probes once, not
+per cell. `python -m bench.cpuprobe` prints the figures (`--refresh` remeasures).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from bench.environment import cpu_info
 
 CACHE_FILE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gpuscape" / "cpu-probe.json"
 BUFFER_BYTES = 256 * 2**20  # 8x this machine's 32 MiB L3: the copy streams from DRAM
+# Working-set sizes read for the cache ladder: L2-sized up to twice the largest L3 seen here.
+LADDER_BYTES = tuple(mib * 2**20 for mib in (1, 2, 4, 8, 16, 32, 64))
+PROBE_VERSION = 2  # bump when what the probe measures changes: cached figures are retaken
 MATMUL_SECONDS = 0.08  # per timed matmul: long enough to time, short enough to repeat
 MATMUL_N_RANGE = (256, 2048)
 REPEATS = 7  # best of: a shared machine's noise only ever slows a run down
@@ -43,6 +48,8 @@ class CPUFigures:
     seconds: float
     notes: list[str] = field(default_factory=list)
     load_average: float | None = None  # 1-minute load when probing: above ~0.5 others shared the cores
+    # working-set bytes -> read bytes/s over a buffer of that size (JSON keys are strings)
+    read_ladder: dict[str, float] = field(default_factory=dict)
 
     @property
     def contended(self) -> bool:
@@ -52,6 +59,28 @@ class CPUFigures:
     def bandwidth_bytes_per_s(self) -> float:
         """The faster of copy and read: a bound must not be beatable by the better access pattern."""
         return max(self.copy_bytes_per_s, self.read_bytes_per_s)
+
+    def bandwidth_curve(self) -> tuple[tuple[int, float], ...]:
+        """(working-set bytes, bytes/s) from the smallest buffer to DRAM, never rising with size.
+
+        Each point is the best bandwidth measured at that size or any larger one, so noise in one
+        reading cannot make a bigger working set look faster than a smaller one's bound."""
+        points = {int(size): bps for size, bps in self.read_ladder.items()}
+        points[BUFFER_BYTES] = max(points.get(BUFFER_BYTES, 0.0), self.bandwidth_bytes_per_s)
+        curve, best = [], 0.0
+        for size in sorted(points, reverse=True):
+            best = max(best, points[size])
+            curve.append((size, best))
+        return tuple(reversed(curve))
+
+    def bound_peak_flops(self) -> dict[str, float]:
+        """Peak FLOP/s per dtype for a bound: at least float32's for the 16-bit types.
+
+        A CPU without native bf16/fp16 arithmetic still multiplies them at float32 speed after a
+        conversion (oneDNN's matrix-vector kernels do; torch's square bf16 matmul on AVX2 does not),
+        so the float32 peak is the floor of what a 16-bit matmul could reach."""
+        fp32 = self.peak_flops.get("float32", 0.0)
+        return {name: max(flops, fp32) for name, flops in self.peak_flops.items()}
 
 
 def machine_key() -> dict[str, str | int | None]:
@@ -65,6 +94,7 @@ def machine_key() -> dict[str, str | int | None]:
         "threads": torch.get_num_threads(),
         "host": platform.node() or None,
         "torch": torch.__version__,
+        "probe": PROBE_VERSION,
     }
 
 
@@ -96,6 +126,18 @@ def _best_seconds(fn, repeats: int = REPEATS) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def measure_read_ladder(sizes: tuple[int, ...] = LADDER_BYTES) -> dict[str, float]:
+    """Read bytes/s over buffers of each size, best of many reads: cache bandwidth by working set."""
+    import torch
+
+    ladder = {}
+    for nbytes in sizes:
+        src = torch.ones(nbytes // 4, dtype=torch.float32)
+        repeats = max(REPEATS, min(200, (64 * 2**20) // nbytes))  # small reads are quick: take more
+        ladder[str(nbytes)] = nbytes / _best_seconds(lambda src=src: src.sum(), repeats)
+    return ladder
 
 
 def measure_bandwidth(nbytes: int = BUFFER_BYTES) -> tuple[float, float]:
@@ -137,6 +179,7 @@ def run_probe(nbytes: int = BUFFER_BYTES) -> CPUFigures:
     """Measure now (a few seconds), without the cache."""
     start = time.perf_counter()
     copy_bps, read_bps = measure_bandwidth(nbytes)
+    ladder = measure_read_ladder()
     peaks: dict[str, float] = {}
     notes: list[str] = []
     load = _load_average()
@@ -155,6 +198,7 @@ def run_probe(nbytes: int = BUFFER_BYTES) -> CPUFigures:
         seconds=time.perf_counter() - start,
         notes=notes,
         load_average=load,
+        read_ladder=ladder,
     )
 
 
@@ -197,11 +241,15 @@ def best_of(new: CPUFigures, old: CPUFigures) -> CPUFigures:
     for name, flops in new.peak_flops.items():
         peaks[name] = max(flops, peaks.get(name, 0.0))
     loads = [x for x in (new.load_average, old.load_average) if x is not None]
+    ladder = dict(old.read_ladder)
+    for size, bps in new.read_ladder.items():
+        ladder[size] = max(bps, ladder.get(size, 0.0))
     return replace(
         new,
         copy_bytes_per_s=max(new.copy_bytes_per_s, old.copy_bytes_per_s),
         read_bytes_per_s=max(new.read_bytes_per_s, old.read_bytes_per_s),
         peak_flops=peaks,
+        read_ladder=ladder,
         notes=[*new.notes, f"best of this probe and the one at {old.measured_at}"][-4:],
         load_average=min(loads) if loads else None,
     )
@@ -216,9 +264,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{f.key['cpu']} ({f.key['cores']} cores, {f.key['threads']} torch threads), measured {f.measured_at}"
     )
-    print(f"  copy {f.copy_bytes_per_s / 1e9:.1f} GB/s, read {f.read_bytes_per_s / 1e9:.1f} GB/s")
+    print(f"  DRAM: copy {f.copy_bytes_per_s / 1e9:.1f} GB/s, read {f.read_bytes_per_s / 1e9:.1f} GB/s")
+    for size, bps in f.bandwidth_curve():
+        print(f"  working sets from {size / 2**20:.0f} MiB: bound {bps / 1e9:.1f} GB/s")
+    bound = f.bound_peak_flops()
     for name, flops in f.peak_flops.items():
-        print(f"  {name} matmul {flops / 1e9:.1f} GFLOP/s")
+        floor = f" (bound uses float32's {bound[name] / 1e9:.1f})" if bound[name] > flops else ""
+        print(f"  {name} matmul {flops / 1e9:.1f} GFLOP/s{floor}")
     if f.llc_bytes:
         print(f"  last-level cache {f.llc_bytes / 2**20:.0f} MiB")
     if f.contended:

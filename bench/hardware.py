@@ -37,11 +37,22 @@ class Hardware:
     source: str
     reserved_bytes: int = 0  # memory a model cannot use (CUDA context and workspaces)
     cache_bytes: int | None = None  # CPU last-level cache: smaller working sets beat the DRAM bound
+    # (working-set bytes, bytes/s), non-increasing: what a working set up to that size can read at
+    # (CPU: measured through the caches). Empty: `bandwidth_bytes_per_s` whatever the size.
+    bandwidth_curve: tuple[tuple[int, float], ...] = ()
     patterns: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def usable_memory_bytes(self) -> int | None:
         return None if self.memory_bytes is None else self.memory_bytes - self.reserved_bytes
+
+    def bandwidth_for(self, working_set_bytes: float) -> float:
+        """The most bytes/s a pass that reads `working_set_bytes` can stream: the bandwidth measured
+        on the largest probed buffer no bigger than it (the smallest buffer's when it is smaller)."""
+        if not self.bandwidth_curve:
+            return self.bandwidth_bytes_per_s
+        fitting = [bps for size, bps in self.bandwidth_curve if size <= working_set_bytes]
+        return max(fitting[-1] if fitting else self.bandwidth_curve[0][1], self.bandwidth_bytes_per_s)
 
     def peak(self, compute: str) -> float | None:
         """Peak FLOP/s for a compute dtype, or None where the catalog has no figure for it."""
@@ -129,9 +140,10 @@ def this_cpu(cache: Path | None = None, refresh: bool = False) -> Hardware:
         kind="cpu",
         memory_bytes=physical_memory_bytes(),
         bandwidth_bytes_per_s=figures.bandwidth_bytes_per_s,
-        peak_flops=dict(figures.peak_flops),
+        peak_flops=figures.bound_peak_flops(),
         source=f"measured by bench/cpuprobe.py on {key.get('host')} at {figures.measured_at}",
         cache_bytes=figures.llc_bytes,
+        bandwidth_curve=figures.bandwidth_curve(),
     )
 
 

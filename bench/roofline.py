@@ -290,7 +290,7 @@ class Work:
 
     def seconds(self, hw: Hardware) -> tuple[float, str]:
         """(lower bound on time, "memory" or "compute": the term that binds)."""
-        memory_s = self.bytes / hw.bandwidth_bytes_per_s
+        memory_s = self.bytes / hw.bandwidth_for(self.bytes)
         peak = hw.peak(self.compute)
         compute_s = self.flops / peak if peak else 0.0
         return (compute_s, "compute") if compute_s > memory_s else (memory_s, "memory")
@@ -460,11 +460,12 @@ def roofline(
     peak = hw.peak(bound.step.compute)
     if peak is None:
         notes.append(f"no {bound.step.compute} peak for {hw.id} in the catalog: memory-only bound")
-    weights = weight_bytes_read(shape, scheme(setting.quantization), setting.dtype, setting.batch_size)
-    if hw.cache_bytes and weights <= hw.cache_bytes:
+    bandwidth = hw.bandwidth_for(bound.step.bytes)
+    if bandwidth > hw.bandwidth_bytes_per_s:
         notes.append(
-            f"weights read per step ({weights / 2**20:.0f} MiB) fit in the {hw.cache_bytes / 2**20:.0f} MiB "
-            "last-level cache, so DRAM bandwidth is not a hard bound here"
+            f"a step reads {bound.step.bytes / 2**20:.0f} MiB, which the caches can hold: the bound uses "
+            f"the {bandwidth / 1e9:.0f} GB/s measured on a buffer that size, not DRAM's "
+            f"{hw.bandwidth_bytes_per_s / 1e9:.0f} GB/s"
         )
     efficiency = None
     if measured_tokens_per_s is not None:
@@ -480,7 +481,7 @@ def roofline(
         flops_per_token=bound.flops_per_token,
         bound_tokens_per_s=bound.tokens_per_s,
         efficiency=efficiency,
-        bandwidth_bytes_per_s=hw.bandwidth_bytes_per_s,
+        bandwidth_bytes_per_s=bandwidth,
         peak_flops=peak,
         limit=bound.limit,
         reason="; ".join(notes) or None,

@@ -105,7 +105,7 @@ def sweep_lock(folder: Path) -> Iterator[None]:
 def preload_modules(plan: Plan | None) -> list[str]:
     """Modules the fork server imports once: torch, transformers, and the modeling code of the
     suite's architectures (importing transformers' modeling machinery costs ~1.5 s a process)."""
-    modules = ["bench.cell", "transformers.modeling_utils"]
+    modules = ["bench.quiet", "bench.cell", "transformers.modeling_utils"]
     if plan is None:
         return modules
     from transformers.models.auto.configuration_auto import model_type_to_module_name
