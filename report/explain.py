@@ -11,7 +11,7 @@ with transformers' own count); for others it is an estimate and says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -620,17 +620,25 @@ def _norm_fact(a: Architecture) -> Fact | None:
     return Fact("Normalisation", f"{a.norm} {where}{eps}{qk}.")
 
 
-def _dtype_fact(a: Architecture) -> Fact | None:
+def _dtype_fact(a: Architecture, source: str | None, dtypes: Sequence[str]) -> Fact | None:
+    measured = f"; measured at {', '.join(dtypes)}" if dtypes else ""
+    if source and source.startswith("arch:"):
+        # built from the config with random weights: its dtype is only the one a cell loaded at
+        return Fact("Weights", f"Random, built from the configuration (no checkpoint){measured}.")
     if a.dtype is None:
         return None
-    return Fact("Weights", f"Stored as {a.dtype} in the checkpoint's config.")
+    return Fact("Weights", f"Stored as {a.dtype} in the checkpoint's config{measured}.")
 
 
 def explain(
-    config: Mapping[str, Any], params: Params | None = None, dtypes: Iterable[str] = ()
+    config: Mapping[str, Any],
+    params: Params | None = None,
+    dtypes: Iterable[str] = (),
+    source: str | None = None,
 ) -> Explanation:
     """Explain a model from its config dict; `params` are the bench's counts (preferred for the
-    active/total figures), `dtypes` the dtypes it was measured at (for KV cache sizes)."""
+    active/total figures), `dtypes` the dtypes it was measured at (for KV cache sizes), `source`
+    the result's model source ("arch:llama": random weights, so the config's dtype says nothing)."""
     a = read_architecture(config)
     parts = breakdown(a)
     computed_total = sum(p.params for p in parts) if parts else None
@@ -648,7 +656,7 @@ def explain(
         _vocab_fact(a),
         _context_fact(a),
         _norm_fact(a),
-        _dtype_fact(a),
+        _dtype_fact(a, source, dtypes),
     ]
     exact = a.model_type in VERIFIED_TYPES and not a.multimodal
     notes = _breakdown_notes(a, parts, exact, computed_total, params)

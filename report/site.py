@@ -57,6 +57,21 @@ MAX_TABLE_ROWS = 300  # per hardware table on a model page; the rest stay in the
 MAX_PARETO_ROWS = 12
 MAX_HOME_FAILED = 100  # failed cells listed under the landscape; model pages list all of theirs
 MAX_CONFIG_VALUE_CHARS = 160
+# Config keys every transformers model carries whatever its architecture (PretrainedConfig's own,
+# in 5.x and 4.x, and the generation defaults 4.x kept there): shown folded under the model's own.
+GENERIC_CONFIG_KEYS = frozenset(
+    """_name_or_path architectures chunk_size_feed_forward dtype torch_dtype id2label label2id
+    is_encoder_decoder output_attentions output_hidden_states problem_type return_dict
+    transformers_version use_cache pad_token_id bos_token_id eos_token_id sep_token_id
+    decoder_start_token_id torchscript tie_encoder_decoder is_decoder add_cross_attention
+    cross_attention_hidden_size pruned_heads finetuning_task tokenizer_class prefix
+    task_specific_params tf_legacy_loss use_bfloat16 return_dict_in_generate output_scores
+    max_length min_length do_sample early_stopping num_beams num_beam_groups diversity_penalty
+    temperature top_k top_p typical_p repetition_penalty length_penalty no_repeat_ngram_size
+    encoder_no_repeat_ngram_size bad_words_ids num_return_sequences forced_bos_token_id
+    forced_eos_token_id remove_invalid_values exponential_decay_length_penalty suppress_tokens
+    begin_suppress_tokens""".split()
+)
 # Columns of a model's measurement table, in order; a column shows only where some cell has it.
 TABLE_METRICS = ("decode_tokens_per_s", "prefill_latency", "e2e_latency", "peak_memory", "joules_per_token")
 CHART_SIG_DIGITS = 4
@@ -177,8 +192,9 @@ class ModelPage:
     source: str
     results: list[Result]
     explanation: Explanation
-    config_rows: list[tuple[str, str]]
+    config_rows: list[tuple[str, str]]  # the architecture's own keys
     tables: list[CellTable] = field(default_factory=list)
+    generic_config_rows: list[tuple[str, str]] = field(default_factory=list)  # every model's keys
     charts: list[Chart] = field(default_factory=list)
     breakdown_chart: Chart | None = None
     notes: Markup | None = None
@@ -229,6 +245,14 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> list[tuple[st
             text = text[: MAX_CONFIG_VALUE_CHARS - 1] + "…"
         rows.append((name, text))
     return rows
+
+
+def split_config(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(the architecture's own rows, the rows every transformers config carries), order kept."""
+    own, generic = [], []
+    for key, value in rows:
+        (generic if key.split(".", 1)[0] in GENERIC_CONFIG_KEYS else own).append((key, value))
+    return own, generic
 
 
 def _row_key(result: Result) -> tuple[Any, ...]:
@@ -285,6 +309,7 @@ def model_pages(results: Sequence[Result], raw: Mapping[int, str]) -> list[Model
     for name, cells in groups.items():
         rep = _representative(cells)
         dtypes = sorted({r.setting.dtype for r in cells})
+        own_config, generic_config = split_config(flatten_config(rep.model.config))
         pages.append(
             ModelPage(
                 slug=slugs[name],
@@ -292,8 +317,9 @@ def model_pages(results: Sequence[Result], raw: Mapping[int, str]) -> list[Model
                 family=rep.model.family,
                 source=rep.model.source,
                 results=cells,
-                explanation=explain(rep.model.config, rep.model.params, dtypes),
-                config_rows=flatten_config(rep.model.config),
+                explanation=explain(rep.model.config, rep.model.params, dtypes, rep.model.source),
+                config_rows=own_config,
+                generic_config_rows=generic_config,
                 tables=cell_tables(cells, raw),
             )
         )

@@ -210,3 +210,17 @@ def test_incomplete_or_hostile_configs_explain_without_counting(config):
     assert explanation.breakdown == [] and explanation.computed_total is None
     assert explanation.facts[0].topic == "Shape"
     assert explanation.notes == ["The config lacks the dimensions needed to count parameters."]
+
+
+def test_weights_fact_tells_a_checkpoint_from_random_weights():
+    def weights(source):
+        ex = explain(llama3_8b(), dtypes=["float32", "bfloat16"], source=source)
+        return next(f.text for f in ex.facts if f.topic == "Weights")
+
+    assert weights("hub:meta-llama/Meta-Llama-3-8B") == (
+        "Stored as bfloat16 in the checkpoint's config; measured at float32, bfloat16."
+    )
+    # an arch: model's config dtype is only what a cell loaded it at
+    assert weights("arch:llama") == (
+        "Random, built from the configuration (no checkpoint); measured at float32, bfloat16."
+    )

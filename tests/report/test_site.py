@@ -324,3 +324,22 @@ def test_extra_pages_join_the_docs_and_the_nav(tmp_path, results, sources):
     assert nav.index("slides.md") < nav.index("methodology.md")
     with pytest.raises(ValueError, match="extra page name"):
         render_docs(results, tmp_path / "docs2", site_sources=sources, extra_pages={"../x.md": ""})
+
+
+def test_config_table_puts_the_architecture_first_and_folds_generic_keys(tmp_path, results, sources):
+    generic = {"transformers_version": "5.24.0", "id2label": {"0": "LABEL_0"}, "use_cache": True}
+    mixtral = [
+        r.model_copy(update={"model": r.model.model_copy(update={"config": {**r.model.config, **generic}})})
+        for r in results
+        if r.model.name == "Mixtral (tiny)"
+    ]
+    built = build_site(mixtral, tmp_path / "out", site_sources=sources)
+    text = (built / "models" / "mixtral-tiny.html").read_text()
+    own, _, folded = text.partition("<details>")
+    assert "<code>num_local_experts</code>" in own and "<code>hidden_size</code>" in own
+    for key in ("transformers_version", "id2label.0", "use_cache"):
+        assert f"<code>{key}</code>" not in own and f"<code>{key}</code>" in folded
+    assert "Settings every transformers config carries (3 keys)" in folded
+    # built from its config with random weights: no claim about a checkpoint's stored dtype
+    assert "Random, built from the configuration (no checkpoint); measured at" in text
+    assert "checkpoint&#39;s config" not in text and "checkpoint's config" not in text
