@@ -15,7 +15,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_PIN := $(if $(HAS_GPU),,-c constraints/cpu.txt)
 SUITE ?= $(if $(HAS_GPU),suites/gpu-reference.yaml,suites/cpu-small.yaml)
 
-.PHONY: setup chromium bench report serve deploy slides perf test lint format clean
+.PHONY: setup chromium office bench report serve deploy slides perf test lint format clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,13 @@ chromium:
 	  || [ -n "$$BROWSER_PATH" ] \
 	  || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	       else echo "Chromium is missing: run 'sudo apt-get install -y chromium' or set BROWSER_PATH"; fi; }
+
+# The deck test renders the .pptx with LibreOffice and reads the PDF with poppler; install them
+# where missing (about 30 s through apt); without them that one test is skipped with a reason.
+office:
+	@{ command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; } \
+	  || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-impress poppler-utils >/dev/null; \
+	       else echo "LibreOffice is missing: run 'sudo apt-get install -y libreoffice-impress poppler-utils' for the deck render test"; fi; }
 
 # Measure the suite, then add roofline estimates for GPUs this machine may not have (no model
 # runs for those: counted on the meta device, drawn hollow in the report).
@@ -63,7 +70,7 @@ perf: setup chromium
 	$(BIN)/python -m report.perf
 	$(BIN)/python -m report.slides_perf
 
-test: setup chromium
+test: setup chromium office
 	$(BIN)/python -m pytest -q
 
 lint: setup
