@@ -616,6 +616,9 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
     if view.is_3d:
         layout["title"]["font"] = {"size": 18 if static else 13}
         layout["tickfont"] = {"size": 16 if static else 11}
+        if not log and "tickvals" not in layout:
+            layout["nticks"] = 6  # a foreshortened 3D axis crowds plotly's default 0, 10, ... 80
+
     else:
         layout["automargin"] = True
         layout["zeroline"] = False
