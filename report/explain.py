@@ -622,9 +622,12 @@ def _norm_fact(a: Architecture) -> Fact | None:
 
 def _dtype_fact(a: Architecture, source: str | None, dtypes: Sequence[str]) -> Fact | None:
     measured = f"; measured at {', '.join(dtypes)}" if dtypes else ""
+    # A result's config records the dtype its cell loaded the model at, not what a checkpoint
+    # stores: only a config that never went through the bench says how the weights are stored.
     if source and source.startswith("arch:"):
-        # built from the config with random weights: its dtype is only the one a cell loaded at
         return Fact("Weights", f"Random, built from the configuration (no checkpoint){measured}.")
+    if source:
+        return Fact("Weights", f"From a checkpoint, loaded at the dtype of each cell{measured}.")
     if a.dtype is None:
         return None
     return Fact("Weights", f"Stored as {a.dtype} in the checkpoint's config{measured}.")

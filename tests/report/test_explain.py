@@ -217,9 +217,11 @@ def test_weights_fact_tells_a_checkpoint_from_random_weights():
         ex = explain(llama3_8b(), dtypes=["float32", "bfloat16"], source=source)
         return next(f.text for f in ex.facts if f.topic == "Weights")
 
+    # a result's config holds the dtype its cell loaded at, whatever the checkpoint stores
     assert weights("hub:meta-llama/Meta-Llama-3-8B") == (
-        "Stored as bfloat16 in the checkpoint's config; measured at float32, bfloat16."
+        "From a checkpoint, loaded at the dtype of each cell; measured at float32, bfloat16."
     )
+    assert weights(None) == "Stored as bfloat16 in the checkpoint's config; measured at float32, bfloat16."
     # an arch: model's config dtype is only what a cell loaded it at
     assert weights("arch:llama") == (
         "Random, built from the configuration (no checkpoint); measured at float32, bfloat16."
