@@ -36,9 +36,9 @@ class Hardware:
     peak_flops: dict[str, float]  # "float32", "bfloat16", "float16", "int8" -> FLOP/s
     source: str
     reserved_bytes: int = 0  # memory a model cannot use (CUDA context and workspaces)
-    cache_bytes: int | None = None  # CPU last-level cache: smaller working sets beat the DRAM bound
-    # (working-set bytes, bytes/s), non-increasing: what a working set up to that size can read at
-    # (CPU: measured through the caches). Empty: `bandwidth_bytes_per_s` whatever the size.
+    # (working-set bytes, bytes/s), non-increasing, ending at `bandwidth_bytes_per_s`: what a
+    # working set of at least that size can read at (CPU: measured through the caches, see
+    # cpuprobe.CPUFigures.bandwidth_curve). Empty: `bandwidth_bytes_per_s` whatever the size.
     bandwidth_curve: tuple[tuple[int, float], ...] = ()
     patterns: tuple[str, ...] = field(default=(), repr=False)
 
@@ -52,7 +52,7 @@ class Hardware:
         if not self.bandwidth_curve:
             return self.bandwidth_bytes_per_s
         fitting = [bps for size, bps in self.bandwidth_curve if size <= working_set_bytes]
-        return max(fitting[-1] if fitting else self.bandwidth_curve[0][1], self.bandwidth_bytes_per_s)
+        return fitting[-1] if fitting else self.bandwidth_curve[0][1]
 
     def peak(self, compute: str) -> float | None:
         """Peak FLOP/s for a compute dtype, or None where the catalog has no figure for it."""
@@ -142,7 +142,6 @@ def this_cpu(cache: Path | None = None, refresh: bool = False) -> Hardware:
         bandwidth_bytes_per_s=figures.bandwidth_bytes_per_s,
         peak_flops=figures.bound_peak_flops(),
         source=f"measured by bench/cpuprobe.py on {key.get('host')} at {figures.measured_at}",
-        cache_bytes=figures.llc_bytes,
         bandwidth_curve=figures.bandwidth_curve(),
     )
 

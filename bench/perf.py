@@ -29,6 +29,7 @@ SUITE = {
     "warmup": 2,
     "repeats": 5,
     "timeout_s": 300,
+    "seed": 0,  # the bare-torch reference builds the same weights and prompts from it
     "models": [
         {"name": "Llama tiny", "family": "Llama", "arch": "llama", "config": TINY},
         {"name": "Qwen2 tiny", "family": "Qwen", "arch": "qwen2", "config": TINY},
@@ -44,7 +45,7 @@ SUITE = {
 
 
 def bare_torch_decode(
-    arch: str, config: dict, batch: int, prompt: int, new: int, warmup: int, repeats: int
+    arch: str, config: dict, batch: int, prompt: int, new: int, warmup: int, repeats: int, seed: int
 ) -> list[float]:
     """Decode tok/s of each repeat from a plain loop in this process: the figure to match."""
     import torch
@@ -53,10 +54,10 @@ def bare_torch_decode(
     from bench.measure import _forward_kwargs
 
     cfg = AutoConfig.for_model(arch, **config, pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    torch.manual_seed(0)  # the cell's seed: the same weights, so a MoE routes the same tokens alike
+    torch.manual_seed(seed)  # as the cell does: the same weights, so a MoE routes the same tokens alike
     model = AutoModelForCausalLM.from_config(cfg).eval()
     cache_kw, _ = _forward_kwargs(model)
-    ids = torch.randint(3, cfg.vocab_size, (batch, prompt), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(3, cfg.vocab_size, (batch, prompt), generator=torch.Generator().manual_seed(seed))
     rates = []
     with torch.inference_mode():
         for i in range(warmup + repeats):
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             for batch in settings["batch_size"]:
                 rates = bare_torch_decode(
                     model["arch"], model["config"], batch, settings["prompt_tokens"][0], settings["new_tokens"][0],
-                    SUITE["warmup"], SUITE["repeats"],
+                    SUITE["warmup"], SUITE["repeats"], SUITE["seed"],
                 )  # fmt: skip
                 # the machine drifts over the minute the sweep takes: the reference pools both passes
                 bare.setdefault((model["name"], batch), []).append(rates)

@@ -618,7 +618,6 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
         layout["tickfont"] = {"size": 16 if static else 11}
         if not log and "tickvals" not in layout:
             layout["nticks"] = 6  # a foreshortened 3D axis crowds plotly's default 0, 10, ... 80
-
     else:
         layout["automargin"] = True
         layout["zeroline"] = False

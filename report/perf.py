@@ -89,7 +89,7 @@ def time_report(n_cells: int, n_models: int, folder: Path, antialias: bool) -> d
         raise SystemExit(f"error: {report.images_skipped}")
     images = sum(1 for p in report.written if p.suffix in (".png", ".svg", ".pdf"))
     # the site's budget: a page's own HTML under 300 KB (plotly.js is shipped once and cached)
-    heaviest = max(page_weights(out / "site").values(), default=0) if (out / "site").is_dir() else 0
+    heaviest = max(page_weights(out / "site").values(), default=0)  # 0: the build made no site
     return {
         **report.timings_s,
         "files": float(len(report.written)),
