@@ -1,4 +1,7 @@
-"""`python -m bench`: run, validate and inspect suites. Thin wrappers over bench.suite and bench.runner."""
+"""`python -m bench`: run, validate, estimate and inspect suites.
+
+Each command is a thin wrapper over a function a test can call (bench.suite.plan, bench.runner.sweep,
+bench.estimate.estimate, bench.schema.json_schema_text); this module only parses and prints."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bench import estimate, runner
+from bench import estimate, runner, store
 from bench.schema import SCHEMA_FILE, json_schema_text
 from bench.suite import SuiteError, default_suite_path, plan
 
@@ -133,12 +136,76 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 on_start=lambda cell, i, n: progress.update(task, description=escape(cell.label)),
                 on_done=lambda report: progress.advance(task),
             )
-        except runner.SweepLocked as exc:
+        except store.FolderLocked as exc:
             console.print(f"[red]locked:[/] {exc}", highlight=False)
             return EXIT_LOCKED
         progress.update(task, description="done")
     print_summary(console, reports, time.perf_counter() - start, Path(args.out) / p.suite.slug)
     return runner.exit_status(reports)
+
+
+def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
+    """Estimate a suite on the GPUs it names (bench.estimate.estimate); print the totals per hardware."""
+    start = time.perf_counter()
+    try:
+        written = estimate.estimate(args.suite, args.out)
+    except SuiteError as exc:
+        console.print(f"[red]invalid suite:[/] {escape(str(exc))}", highlight=False)
+        return EXIT_INVALID
+    except store.FolderLocked as exc:
+        console.print(f"[red]locked:[/] {escape(str(exc))}", highlight=False)
+        return EXIT_LOCKED
+    if args.table:
+        console.print(estimate_table(written))
+    for hw_id in dict.fromkeys(w.hardware.id for w in written):
+        mine = [w for w in written if w.hardware.id == hw_id]
+        ooms = sum(w.result.status == "oom" for w in mine)
+        console.print(
+            f"{hw_id}: {len(mine)} cells estimated, {ooms} do not fit ({sum(w.changed for w in mine)} files written)",
+            highlight=False,
+            markup=False,
+        )
+    folder = written[0].path.parent if written else args.out
+    console.print(
+        f"{len(written)} estimates in {time.perf_counter() - start:.1f} s -> {folder}",
+        highlight=False,
+        markup=False,
+    )
+    return EXIT_OK
+
+
+def estimate_table(written: list[estimate.Written]) -> Table:
+    """Every estimated cell, one row each (`estimate --table`)."""
+    table = Table(title="estimated (roofline) cells", title_justify="left")
+    for column in (
+        "hardware",
+        "model",
+        "quant",
+        "batch",
+        "prompt",
+        "decode tok/s",
+        "bound by",
+        "memory GB",
+        "status",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("hardware", "model", "quant", "status") else "right"
+        )
+    for w in written:
+        s, m = w.result.setting, w.result.metrics
+        tps = m.decode.tokens_per_s
+        table.add_row(
+            w.hardware.id,
+            w.result.model.name,
+            s.quantization or "none",
+            str(s.batch_size),
+            str(s.prompt_tokens),
+            "—" if tps is None else f"{tps:,.0f}",
+            m.roofline.limit or "—",
+            f"{(m.memory.estimated_bytes or 0) / 1e9:.1f}",
+            "fits" if w.result.status == "ok" else "OOM (est.)",
+        )
+    return table
 
 
 def cmd_schema(args: argparse.Namespace, console: Console) -> int:
@@ -188,8 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
         "method=estimated for every cell on every hardware the suite names (hardware: [h100-sxm, ...]; "
         "ids in bench/hardware.yaml). Exit status: 0 written (an estimated OOM is a finding), 2 invalid suite.",
     )
-    estimate.add_arguments(est)
-    est.set_defaults(func=estimate.run_command)
+    est.add_argument("suite", type=Path, help="estimate suite YAML: a suite with hardware: [ids]")
+    est.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results/)")
+    est.add_argument("--table", action="store_true", help="print every cell, not only the totals")
+    est.set_defaults(func=cmd_estimate)
 
     schema = sub.add_parser(
         "schema", help="print the result JSON Schema (or --write / --check bench/result.schema.json)"

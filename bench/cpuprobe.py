@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.environment import cpu_info
+from bench.store import write_atomic  # keeps the cache file whole
 
 CACHE_FILE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gpuscape" / "cpu-probe.json"
 BUFFER_BYTES = 256 * 2**20  # 8x this machine's 32 MiB L3: the copy streams from DRAM
@@ -221,8 +222,6 @@ def cpu_figures(path: Path = CACHE_FILE, refresh: bool = False) -> CPUFigures:
     cached = load_cached(path)
     if cached is not None and not refresh and not (cached.contended and _age_s(cached) > RETRY_S):
         return cached
-    from bench.runner import write_atomic  # imports no torch; keeps the cache file whole
-
     figures = run_probe()
     if cached is not None:
         figures = best_of(figures, cached)

@@ -12,7 +12,6 @@ roofline's quantization schemes (none, int8, int4, qoq).
 
 from __future__ import annotations
 
-import argparse
 import platform
 import time
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator
-from rich.console import Console
-from rich.table import Table
 
 from bench import __version__, hardware
 from bench.hardware import Hardware
@@ -51,13 +48,13 @@ from bench.schema import (
     Setting,
     Stats,
 )
+from bench.store import folder_lock, result_path, write_atomic
 from bench.suite import (
     Cell,
     ModelSpec,
     PartialSettings,
     SettingsMatrix,
     Suite,
-    SuiteError,
     check_models,
     expand,
     load_suite,
@@ -250,14 +247,13 @@ def estimate(path: str | Path, out_dir: str | Path) -> list[Written]:
     """Estimate every cell of a suite on each of its hardware; write results/<suite>/<cell>.json."""
     from bench.environment import git_commit
     from bench.models import _json_safe
-    from bench.runner import result_path, sweep_lock, write_atomic
 
     p = plan_estimates(path)
     out_dir = Path(out_dir)
     commit = git_commit()
     shapes: dict[str, tuple[ModelShape, dict[str, Any]]] = {}
     written = []
-    with sweep_lock(out_dir / p.suite.slug):
+    with folder_lock(out_dir):
         for hw, cell in p.cells:
             if cell.model.name not in shapes:
                 config = model_config(cell.model, Path(cell.base_dir))
@@ -283,71 +279,3 @@ def _same_estimate(path: Path, result: Result) -> bool:
     except (OSError, ValueError):
         return False
     return old.model_dump(exclude=_VOLATILE) == result.model_dump(exclude=_VOLATILE)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("suite", type=Path, help="estimate suite YAML: a suite with hardware: [ids]")
-    parser.add_argument(
-        "--out", type=Path, default=Path("results"), help="results folder (default: results/)"
-    )
-    parser.add_argument("--table", action="store_true", help="print every cell, not only the totals")
-
-
-def run_command(args: argparse.Namespace, console: Console) -> int:
-    """`python -m bench estimate`: exit 0 when written (an estimated OOM is a finding), 2 for an invalid suite."""
-    start = time.perf_counter()
-    try:
-        written = estimate(args.suite, args.out)
-    except SuiteError as exc:
-        console.print(f"[red]invalid suite:[/] {exc}", highlight=False, markup=False)
-        return 2
-    if args.table:
-        console.print(_table(written))
-    for hw_id in dict.fromkeys(w.hardware.id for w in written):
-        mine = [w for w in written if w.hardware.id == hw_id]
-        ooms = sum(w.result.status == "oom" for w in mine)
-        console.print(
-            f"{hw_id}: {len(mine)} cells estimated, {ooms} do not fit ({sum(w.changed for w in mine)} files written)",
-            highlight=False,
-        )
-    folder = written[0].path.parent if written else args.out
-    console.print(
-        f"{len(written)} estimates in {time.perf_counter() - start:.1f} s -> {folder}", highlight=False
-    )
-    return 0
-
-
-def _table(written: list[Written]) -> Table:
-    table = Table(title="estimated (roofline) cells", title_justify="left")
-    for column in (
-        "hardware",
-        "model",
-        "quant",
-        "batch",
-        "prompt",
-        "decode tok/s",
-        "bound by",
-        "memory GB",
-        "status",
-    ):
-        table.add_column(
-            column, justify="left" if column in ("hardware", "model", "quant", "status") else "right"
-        )
-    for w in written:
-        s, m = w.result.setting, w.result.metrics
-        tps = m.decode.tokens_per_s
-        table.add_row(
-            w.hardware.id,
-            w.result.model.name,
-            s.quantization or "none",
-            str(s.batch_size),
-            str(s.prompt_tokens),
-            "—" if tps is None else f"{tps:,.0f}",
-            m.roofline.limit or "—",
-            f"{(m.memory.estimated_bytes or 0) / 1e9:.1f}",
-            "fits" if w.result.status == "ok" else "OOM (est.)",
-        )
-    return table

@@ -8,31 +8,23 @@ blocks on the cell's pipe (no spinning) until it reports or times out.
 
 from __future__ import annotations
 
-import fcntl
 import multiprocessing
 import os
 import signal
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from bench import __version__
 from bench.environment import cpu_info, git_commit
 from bench.roofline import annotate
 from bench.schema import Environment, ErrorInfo, Metrics, ModelInfo, Result
+from bench.store import existing_result, folder_lock, result_path, write_atomic
 from bench.suite import Cell, Plan
-
-
-class SweepLocked(RuntimeError):
-    """Another sweep is writing the same results folder."""
 
 
 @dataclass
@@ -41,62 +33,6 @@ class CellReport:
     result: Result
     reused: bool  # an earlier sweep measured it; not run again
     path: Path
-
-
-# --------------------------------------------------------------------------- files
-
-
-def result_path(out_dir: Path, cell: Cell) -> Path:
-    return out_dir / cell.suite / f"{cell.id}.json"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def existing_result(path: Path, cell: Cell) -> Result | None:
-    """A valid earlier result for this exact cell, or None (missing, corrupt or another cell)."""
-    try:
-        result = Result.model_validate_json(path.read_text())
-    except (OSError, ValidationError, ValueError):
-        return None
-    return result if result.cell == cell.id else None
-
-
-@contextmanager
-def sweep_lock(folder: Path) -> Iterator[None]:
-    """An exclusive lock on a suite's results folder for the length of a sweep."""
-    folder.mkdir(parents=True, exist_ok=True)
-    lock_path = folder / ".lock"
-    with open(lock_path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise SweepLocked(
-                f"{folder}: another sweep is writing here (pid {holder}); wait for it or stop it"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        try:
-            yield
-        finally:
-            fh.truncate(0)
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------- one cell
@@ -260,7 +196,7 @@ def sweep(
     reports: list[CellReport] = []
     commit = git_commit()
     ctx = _context(plan)
-    with sweep_lock(out_dir / plan.suite.slug):
+    with folder_lock(out_dir):
         start_cell_server(plan)
         for index, cell in enumerate(plan.cells):
             path = result_path(out_dir, cell)

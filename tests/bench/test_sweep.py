@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import runner
+from bench import runner, store
 from bench.cell import TEST_CRASH_ENV
 from bench.cli import main
 from bench.schema import Result
@@ -113,11 +113,33 @@ def test_int8_weights_take_about_a_quarter_of_float32(swept):
     assert int8.metrics.decode.tokens_per_s > 0
 
 
-def test_rerun_reuses_results_and_redo_remeasures(swept, tmp_path):
+def test_rerun_reuses_results(swept, tmp_path):
     p, reports, out = swept
     again = runner.sweep(p, out)
     assert all(r.reused for r in again)
     assert [r.result for r in again] == [r.result for r in reports]
+
+
+def test_redo_measures_the_cell_again(write_suite, tmp_path):
+    """--redo runs a cell that already has a result: a new measurement, a new started_at, the file
+    rewritten in place (the same cell id, so the same path)."""
+    data = tiny_suite("redo", [{"name": "Llama", "arch": "llama", "config": TINY_LLAMA}])
+    data["settings"]["batch_size"] = [1]
+    path = write_suite(data)
+    out = tmp_path / "results"
+    (first,) = runner.sweep(plan(path), out)
+    old_text = first.path.read_text()
+    time.sleep(1.1)  # started_at has one-second resolution
+    assert main(["run", str(path), "--out", str(out), "--no-progress", "--redo"]) == 0
+    again = Result.model_validate_json(first.path.read_text())
+    assert first.path.read_text() != old_text
+    assert again.cell == first.result.cell and again.status == "ok"
+    assert again.started_at > first.result.started_at
+    assert again.metrics.decode.per_token_s.values != first.result.metrics.decode.per_token_s.values
+    # without --redo the same command keeps the file as it is
+    kept = first.path.read_text()
+    assert main(["run", str(path), "--out", str(out), "--no-progress"]) == 0
+    assert first.path.read_text() == kept
 
 
 def test_failures_are_recorded_and_the_sweep_goes_on(write_suite, tmp_path, monkeypatch, capsys):
@@ -184,7 +206,7 @@ def test_parent_killed_mid_sweep_leaves_no_corrupt_file_and_rerun_runs_only_the_
 def test_a_second_sweep_on_the_same_folder_is_refused(write_suite, tmp_path, capsys):
     path = write_suite(tiny_suite("locked"))
     out = tmp_path / "results"
-    with runner.sweep_lock(out / "locked"):
+    with store.folder_lock(out):
         assert main(["run", str(path), "--out", str(out), "--no-progress"]) == 3
     assert "another sweep is writing here" in capsys.readouterr().out
 
