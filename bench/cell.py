@@ -6,9 +6,11 @@ each cell starts from a clean process that need not import them again.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import signal
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,8 +122,40 @@ def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
         raise RuntimeError(f"generated {outcome.metrics.generated_tokens} tokens, asked for {s.new_tokens}")
 
 
-def child_main(conn, cell: Cell, commit: str | None) -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Have the kernel send `sig` to this process when its parent, the fork server, ends (Linux
+    prctl): a fork server killed or stopped takes its cells with it."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: an orphaned cell runs to its end, unheard
+        return
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os.kill(os.getpid(), sig)
+
+
+def watch_parent(lifeline) -> None:
+    """End this process when the sweep is gone: `lifeline` is the read end of a pipe whose write
+    end only the sweep holds, so EOF means the sweep ended (however it died). Runs in a thread.
+
+    The fork server alone cannot tell: every cell holds its keep-alive pipe, so it outlives a
+    killed sweep as long as a cell runs."""
+    try:
+        lifeline.recv()  # nothing is ever sent: returns only by EOF
+    except (EOFError, OSError):
+        pass
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def child_main(conn, cell: Cell, commit: str | None, lifeline=None) -> None:
     """Entry point of the cell's process: measure, then send the outcome (as JSON-safe data)."""
+    die_with_parent()
+    if lifeline is not None:
+        threading.Thread(target=watch_parent, args=(lifeline,), name="lifeline", daemon=True).start()
     # Progress bars and advice printed from inside a cell would tear the sweep's own display;
     # what matters from a cell is its result (errors are recorded there with their traceback).
     transformers.utils.logging.disable_progress_bar()

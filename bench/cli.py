@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,10 +22,19 @@ from rich.progress import (
 from rich.table import Table
 
 from bench import estimate, runner, store
+from bench.safetext import markup_safe
 from bench.schema import SCHEMA_FILE, json_schema_text
-from bench.suite import SuiteError, default_suite_path, plan
+from bench.suite import MAX_CELLS, SuiteError, default_suite_path, plan
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3
+EXIT_STORAGE = 4  # the results folder cannot be written (full, read-only, not a folder)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as a shell reports it
+EXIT_STATUSES = (
+    "Exit status: 0 every cell ok or a recorded OOM (an OOM is a finding); 1 a cell errored, crashed "
+    "or timed out; 2 invalid suite; 3 another sweep holds the results folder; 4 the results folder "
+    "cannot be written (full disk, read-only, not a folder; a result measured is kept beside it or "
+    "printed on stderr); 130 interrupted (Ctrl-C; the running cell is stopped, results written so far kept)."
+)
 
 
 def _suite_arg(parser: argparse.ArgumentParser) -> None:
@@ -37,23 +45,54 @@ def _suite_arg(parser: argparse.ArgumentParser) -> None:
         help="suite YAML file (default: suites/gpu-reference.yaml with a GPU, else suites/cpu-small.yaml)",
     )
     parser.add_argument("--device", help="override the suite's device: cpu, cuda, cuda:N")
+    _max_cells_arg(parser)
+
+
+def _max_cells_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-cells",
+        type=int,
+        default=MAX_CELLS,
+        metavar="N",
+        help=f"refuse a suite of more than N cells, counted before any is built (default: {MAX_CELLS:,})",
+    )
+
+
+def _invalid(console: Console, exc: SuiteError) -> int:
+    console.print(f"[red]invalid suite:[/] {markup_safe(exc)}", highlight=False, soft_wrap=True)
+    return EXIT_INVALID
+
+
+def _storage_error(console: Console, exc: OSError) -> int:
+    """One line naming the path and the cause; a result that could not be written is shown where it went."""
+    if isinstance(exc, store.UnsavedResult):
+        if exc.kept is None:
+            sys.stderr.write(exc.text)
+        console.print(f"[red]not saved:[/] {markup_safe(exc)}", highlight=False)
+    else:
+        where = exc.filename if exc.filename is not None else "results folder"
+        console.print(
+            f"[red]cannot write results:[/] {markup_safe(where)}: {markup_safe(store.describe_os_error(exc))}",
+            highlight=False,
+        )
+    return EXIT_STORAGE
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     """Check a suite fully without running it; print the cell count."""
     path = args.suite or default_suite_path()
     try:
-        p = plan(path, args.device)
+        p = plan(path, args.device, args.max_cells)
     except SuiteError as exc:
-        console.print(f"[red]invalid suite:[/] {exc}", highlight=False, soft_wrap=True)
-        return EXIT_INVALID
+        return _invalid(console, exc)
+    device = p.cells[0].setting.device if p.cells else args.device or p.suite.device
     console.print(
-        f"{path}: valid; suite '{p.suite.slug}' on {p.cells[0].setting.device if p.cells else args.device or p.suite.device}: "
+        f"{markup_safe(path)}: valid; suite '{markup_safe(p.suite.slug)}' on {markup_safe(device)}: "
         f"{len(p.cells)} cells from {len(p.suite.models) - len(p.skipped)} models",
         highlight=False,
     )
     for name, reason in p.skipped:
-        console.print(f"  skipped {name}: {reason}", highlight=False)
+        console.print(f"  skipped {markup_safe(name)}: {markup_safe(reason)}", highlight=False)
     return EXIT_OK
 
 
@@ -69,7 +108,9 @@ def _efficiency(value: float | None) -> str:
 
 
 def print_summary(console: Console, reports: list[runner.CellReport], wall_s: float, out_dir: Path) -> None:
-    table = Table(title=f"{len(reports)} cells in {wall_s:.1f} s → {out_dir}", title_justify="left")
+    table = Table(
+        title=f"{len(reports)} cells in {wall_s:.1f} s → {markup_safe(out_dir)}", title_justify="left"
+    )
     for column, justify in [
         ("cell", "left"),
         ("status", "left"),
@@ -83,12 +124,12 @@ def print_summary(console: Console, reports: list[runner.CellReport], wall_s: fl
     for row in runner.summary_rows(reports):
         style = styles.get(row["status"].split()[0], "")
         table.add_row(
-            escape(row["cell"]),
+            markup_safe(row["cell"]),
             f"[{style}]{row['status']}[/]",
             _fmt(row["decode_tok_s"], ".1f"),
             _efficiency(row["efficiency"]),
             _fmt(row["peak_gb"], ".3f"),
-            escape(row["error"]),
+            markup_safe(row["error"]),
         )
     console.print(table)
     failures = runner.failure_counts(reports)
@@ -104,14 +145,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """Run every cell of a suite that has no result yet; write one JSON file per cell."""
     path = args.suite or default_suite_path()
     try:
-        p = plan(path, args.device)
+        p = plan(path, args.device, args.max_cells)
     except SuiteError as exc:
-        console.print(f"[red]invalid suite:[/] {exc}", highlight=False, soft_wrap=True)
-        return EXIT_INVALID
+        return _invalid(console, exc)
     for name, reason in p.skipped:
-        console.print(f"skipping {name}: {reason}", highlight=False)
+        console.print(f"skipping {markup_safe(name)}: {markup_safe(reason)}", highlight=False)
+    device = p.cells[0].setting.device if p.cells else "?"
     console.print(
-        f"suite '{p.suite.slug}' from {path}: {len(p.cells)} cells on {p.cells[0].setting.device if p.cells else '?'}",
+        f"suite '{markup_safe(p.suite.slug)}' from {markup_safe(path)}: {len(p.cells)} cells on {markup_safe(device)}",
         highlight=False,
     )
     start = time.perf_counter()
@@ -133,12 +174,15 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 p,
                 args.out,
                 redo=args.redo,
-                on_start=lambda cell, i, n: progress.update(task, description=escape(cell.label)),
+                on_start=lambda cell, i, n: progress.update(task, description=markup_safe(cell.label)),
                 on_done=lambda report: progress.advance(task),
             )
         except store.FolderLocked as exc:
-            console.print(f"[red]locked:[/] {exc}", highlight=False)
+            console.print(f"[red]locked:[/] {markup_safe(exc)}", highlight=False)
             return EXIT_LOCKED
+        except OSError as exc:  # the results folder: full, read-only, not a folder
+            progress.stop()
+            return _storage_error(console, exc)
         progress.update(task, description="done")
     print_summary(console, reports, time.perf_counter() - start, Path(args.out) / p.suite.slug)
     return runner.exit_status(reports)
@@ -148,28 +192,27 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     """Estimate a suite on the GPUs it names (bench.estimate.estimate); print the totals per hardware."""
     start = time.perf_counter()
     try:
-        written = estimate.estimate(args.suite, args.out)
+        written = estimate.estimate(args.suite, args.out, args.max_cells)
     except SuiteError as exc:
-        console.print(f"[red]invalid suite:[/] {escape(str(exc))}", highlight=False)
-        return EXIT_INVALID
+        return _invalid(console, exc)
     except store.FolderLocked as exc:
-        console.print(f"[red]locked:[/] {escape(str(exc))}", highlight=False)
+        console.print(f"[red]locked:[/] {markup_safe(exc)}", highlight=False)
         return EXIT_LOCKED
+    except OSError as exc:
+        return _storage_error(console, exc)
     if args.table:
         console.print(estimate_table(written))
     for hw_id in dict.fromkeys(w.hardware.id for w in written):
         mine = [w for w in written if w.hardware.id == hw_id]
         ooms = sum(w.result.status == "oom" for w in mine)
         console.print(
-            f"{hw_id}: {len(mine)} cells estimated, {ooms} do not fit ({sum(w.changed for w in mine)} files written)",
+            f"{markup_safe(hw_id)}: {len(mine)} cells estimated, {ooms} do not fit ({sum(w.changed for w in mine)} files written)",
             highlight=False,
-            markup=False,
         )
     folder = written[0].path.parent if written else args.out
     console.print(
-        f"{len(written)} estimates in {time.perf_counter() - start:.1f} s -> {folder}",
+        f"{len(written)} estimates in {time.perf_counter() - start:.1f} s -> {markup_safe(folder)}",
         highlight=False,
-        markup=False,
     )
     return EXIT_OK
 
@@ -195,13 +238,13 @@ def estimate_table(written: list[estimate.Written]) -> Table:
         s, m = w.result.setting, w.result.metrics
         tps = m.decode.tokens_per_s
         table.add_row(
-            w.hardware.id,
-            w.result.model.name,
-            s.quantization or "none",
+            markup_safe(w.hardware.id),
+            markup_safe(w.result.model.name),
+            markup_safe(s.quantization or "none"),
             str(s.batch_size),
             str(s.prompt_tokens),
             "—" if tps is None else f"{tps:,.0f}",
-            m.roofline.limit or "—",
+            markup_safe(m.roofline.limit or "—"),
             f"{(m.memory.estimated_bytes or 0) / 1e9:.1f}",
             "fits" if w.result.status == "ok" else "OOM (est.)",
         )
@@ -235,8 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run a suite (resumes: cells with a result are skipped)",
         description="Run every cell of a suite in its own process and write results/<suite>/<cell>.json. "
-        "Exit status: 0 all cells ok or OOM (an OOM is a finding), 1 a cell errored or timed out, "
-        "2 invalid suite, 3 another sweep holds the results folder.",
+        + EXIT_STATUSES,
     )
     _suite_arg(run)
     run.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results/)")
@@ -244,7 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     run.set_defaults(func=cmd_run)
 
-    validate = sub.add_parser("validate", help="check a suite without running it; print the cell count")
+    validate = sub.add_parser(
+        "validate",
+        help="check a suite without running it; print the cell count",
+        description="Check a suite fully (every model's config is built, no weights) without running it. "
+        "Exit status: 0 valid, 2 invalid.",
+    )
     _suite_arg(validate)
     validate.set_defaults(func=cmd_validate)
 
@@ -253,11 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="estimate a suite on GPUs it names (roofline, nothing runs); method=estimated results",
         description="Count each model on the meta device and write results/<suite>/<cell>.json with "
         "method=estimated for every cell on every hardware the suite names (hardware: [h100-sxm, ...]; "
-        "ids in bench/hardware.yaml). Exit status: 0 written (an estimated OOM is a finding), 2 invalid suite.",
+        "ids in bench/hardware.yaml). Exit status: 0 written (an estimated OOM is a finding), 2 invalid suite, "
+        "3 another sweep holds the results folder, 4 the results folder cannot be written.",
     )
     est.add_argument("suite", type=Path, help="estimate suite YAML: a suite with hardware: [ids]")
     est.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results/)")
     est.add_argument("--table", action="store_true", help="print every cell, not only the totals")
+    _max_cells_arg(est)
     est.set_defaults(func=cmd_estimate)
 
     schema = sub.add_parser(
@@ -276,4 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Logs and CI are not terminals; rich would wrap tables at 80 columns there.
     console = Console(soft_wrap=True) if sys.stdout.isatty() else Console(soft_wrap=True, width=140)
-    return args.func(args, console)
+    try:
+        return args.func(args, console)
+    except KeyboardInterrupt:  # one line, not a traceback; the running cell was stopped (bench.runner)
+        console.print(
+            "[red]interrupted:[/] the running cell was stopped; results written so far are kept (rerun to resume)",
+            highlight=False,
+        )
+        return EXIT_INTERRUPTED

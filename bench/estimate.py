@@ -50,12 +50,14 @@ from bench.schema import (
 )
 from bench.store import folder_lock, result_path, write_atomic
 from bench.suite import (
+    MAX_CELLS,
     Cell,
     ModelSpec,
     PartialSettings,
     SettingsMatrix,
     Suite,
     check_models,
+    check_size,
     expand,
     load_suite,
     resolve_folder,
@@ -116,11 +118,13 @@ class EstimatePlan:
     skipped: list[tuple[str, str]]
 
 
-def plan_estimates(path: str | Path) -> EstimatePlan:
-    """Load and validate an estimate suite; one cell per matrix point per hardware."""
+def plan_estimates(path: str | Path, max_cells: int | None = MAX_CELLS) -> EstimatePlan:
+    """Load and validate an estimate suite; one cell per matrix point per hardware (at most
+    `max_cells` matrix points, counted before any is built)."""
     path = Path(path)
     suite = load_suite(path, EstimateSuite)
     assert isinstance(suite, EstimateSuite)  # load_suite validated it with this model
+    check_size(path, suite, max_cells)
     skipped = check_models(path, suite)
     cells = []
     for hw_id in suite.hardware:
@@ -243,12 +247,12 @@ class Written:
     changed: bool  # False: an identical estimate was already there (file left untouched)
 
 
-def estimate(path: str | Path, out_dir: str | Path) -> list[Written]:
+def estimate(path: str | Path, out_dir: str | Path, max_cells: int | None = MAX_CELLS) -> list[Written]:
     """Estimate every cell of a suite on each of its hardware; write results/<suite>/<cell>.json."""
     from bench.environment import git_commit
     from bench.models import _json_safe
 
-    p = plan_estimates(path)
+    p = plan_estimates(path, max_cells)
     out_dir = Path(out_dir)
     commit = git_commit()
     shapes: dict[str, tuple[ModelShape, dict[str, Any]]] = {}

@@ -22,8 +22,9 @@ from typing import Any
 from bench import __version__
 from bench.environment import cpu_info, git_commit
 from bench.roofline import annotate
+from bench.safetext import headline
 from bench.schema import Environment, ErrorInfo, Metrics, ModelInfo, Result
-from bench.store import existing_result, folder_lock, result_path, write_atomic
+from bench.store import existing_result, folder_lock, result_path, save
 from bench.suite import Cell, Plan
 
 
@@ -93,12 +94,88 @@ def _noop() -> None:
     pass
 
 
-def _describe_death(exitcode: int | None) -> tuple[str, ErrorInfo]:
+# --------------------------------------------------------------------------- how a cell died
+
+
+def _oom_count_files() -> list[Path]:
+    """Where the OOM-kill count of this process's cgroup may be read (cells share the sweep's)."""
+    root = Path("/sys/fs/cgroup")
+    files = []
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":  # cgroup v2
+                files += [
+                    root / path.lstrip("/") / "memory.events",
+                    root / "unified" / path.lstrip("/") / "memory.events",
+                ]
+            elif "memory" in controllers.split(","):  # cgroup v1
+                files.append(root / "memory" / path.lstrip("/") / "memory.oom_control")
+    except (OSError, ValueError):
+        pass
+    # inside a container the cgroup's own folder is usually mounted as the root
+    return files + [root / "memory.events", root / "memory" / "memory.oom_control"]
+
+
+def oom_kill_count() -> int | None:
+    """The cgroup's count of processes the OOM killer ended, None where unreadable."""
+    for path in _oom_count_files():
+        try:
+            for line in path.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def kernel_oom_message(pid: int) -> str | None:
+    """The kernel's OOM-killer line for `pid` from /dev/kmsg where readable (often root only)."""
+    try:
+        fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    needles = (f"Killed process {pid} ", f",pid={pid},")
+    try:
+        while True:
+            try:
+                record = os.read(fd, 8192).decode(errors="replace")
+            except BlockingIOError:  # end of the buffer
+                return None
+            except OSError:  # EPIPE: a record was overwritten while reading; go on
+                continue
+            if not record:
+                return None
+            text = record.partition(";")[2].strip()
+            if any(n in text for n in needles):
+                return text
+    finally:
+        os.close(fd)
+
+
+def oom_evidence(pid: int, kills_before: int | None) -> str | None:
+    """Why we believe a SIGKILL'd cell was ended by the OOM killer, or None without evidence."""
+    after = oom_kill_count()
+    if kills_before is not None and after is not None and after > kills_before:
+        return f"the cgroup's oom_kill count rose from {kills_before} to {after} during the cell"
+    message = kernel_oom_message(pid)
+    return f"kernel: {message[:300]}" if message else None
+
+
+def describe_death(exitcode: int | None, oom: str | None = None) -> tuple[str, ErrorInfo]:
+    """The status and error of a cell process that ended without reporting.
+
+    A SIGKILL is an OOM only with evidence (`oom`: the cgroup's OOM-kill count rose, the
+    kernel's message); otherwise it is an error that names the signal (someone killed it)."""
     if exitcode is not None and exitcode < 0:
         sig = signal.Signals(-exitcode).name
+        if -exitcode == signal.SIGKILL and oom:
+            return "oom", ErrorInfo(type="Killed", message=f"cell process killed by the OOM killer ({oom})")
         if -exitcode == signal.SIGKILL:
-            return "oom", ErrorInfo(
-                type="Killed", message=f"cell process killed by {sig} (the kernel's OOM killer, most likely)"
+            return "error", ErrorInfo(
+                type="Killed",
+                message=f"cell process killed by {sig} (no sign of the OOM killer: killed from outside)",
             )
         return "error", ErrorInfo(type="Crashed", message=f"cell process died from {sig}")
     return "error", ErrorInfo(
@@ -114,9 +191,14 @@ def run_cell(
 
     ctx = ctx or _context()
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=child_main, args=(sender, cell, commit), name=f"cell-{cell.id}")
+    # The cell watches the read end of this pipe, which only this process can close: when the
+    # sweep dies (even by SIGKILL) the cell sees EOF and ends itself (bench.cell.watch_parent).
+    lifeline_r, lifeline_w = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=child_main, args=(sender, cell, commit, lifeline_r), name=f"cell-{cell.id}")
+    kills_before = oom_kill_count()
     process.start()
     sender.close()
+    lifeline_r.close()
     payload: dict[str, Any] | None = None
     try:
         # poll() blocks in select(): the parent sleeps while the cell has both cores.
@@ -138,10 +220,15 @@ def run_cell(
         if process.is_alive():
             process.kill()
             process.join()
+    except BaseException:  # Ctrl-C or an error in the parent: the cell ends with the sweep
+        process.kill()
+        process.join()
+        raise
     finally:
         receiver.close()
+        lifeline_w.close()
     if payload is None:
-        status, err = _describe_death(process.exitcode)
+        status, err = describe_death(process.exitcode, oom_evidence(process.pid, kills_before))
         return {"status": status, "error": err.model_dump()}
     return payload
 
@@ -191,7 +278,11 @@ def sweep(
     on_start: Callable[[Cell, int, int], None] | None = None,
     on_done: Callable[[CellReport], None] | None = None,
 ) -> list[CellReport]:
-    """Run every cell of the plan that has no result yet (all of them with redo)."""
+    """Run every cell of the plan that has no result yet (all of them with redo).
+
+    Raises store.FolderLocked when another sweep holds `out_dir`, OSError when the folder cannot
+    be used, and store.UnsavedResult when a measured result could not be written (it is kept
+    elsewhere; the sweep stops there, as every later cell would be lost the same way)."""
     out_dir = Path(out_dir)
     reports: list[CellReport] = []
     commit = git_commit()
@@ -210,7 +301,7 @@ def sweep(
                 start = time.perf_counter()
                 payload = run_cell(cell, commit, ctx)
                 result = assemble(cell, payload, started_at, time.perf_counter() - start, commit)
-                write_atomic(path, result.to_json())
+                save(path, result.to_json())  # UnsavedResult (an OSError) says where it went instead
                 report = CellReport(cell, result, reused=False, path=path)
             reports.append(report)
             if on_done:
@@ -240,7 +331,7 @@ def summary_rows(reports: list[CellReport]) -> list[dict[str, Any]]:
                 "decode_tok_s": m.decode.tokens_per_s,
                 "efficiency": m.roofline.efficiency,
                 "peak_gb": peak / 1e9 if peak else None,
-                "error": (r.result.error.message.splitlines()[0][:80] if r.result.error else ""),
+                "error": headline(r.result.error.message)[:80] if r.result.error else "",
             }
         )
     return rows

@@ -15,9 +15,11 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from bench.safetext import check_name
 
 SCHEMA_ID = "gpuscape.result/1"
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
@@ -25,6 +27,17 @@ SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 Status = Literal["ok", "oom", "error", "timeout"]
 Method = Literal["measured", "estimated"]
 NonNegative = Field(ge=0)
+
+# Upper bounds of integer fields: what a value can mean, so a 400-digit count is refused at load
+# time (one line naming the file and the field) instead of overflowing a chart.
+MAX_PARAMS = 10**15  # parameters of one model
+MAX_BATCH = 10**7  # sequences in one batch
+MAX_TOKENS = 10**9  # tokens in one prompt or one generation
+MAX_COUNT = 10**9  # repeats, warmup runs, samples
+MAX_BYTES = 2**63  # exclusive: an int64 byte count
+MAX_UNITS = 10**6  # CPU cores, GPUs in one machine
+# A name shown on pages, in charts and in the terminal: no control or bidi characters.
+Name = Annotated[str, AfterValidator(check_name)]
 
 
 class _Model(BaseModel):
@@ -35,7 +48,7 @@ class _Model(BaseModel):
 class Stats(_Model):
     """Summary of repeated timings, in the unit of the field that holds it (seconds)."""
 
-    n: int = Field(ge=1)
+    n: int = Field(ge=1, le=MAX_COUNT)
     mean: float = NonNegative
     median: float = NonNegative
     p90: float = NonNegative
@@ -70,28 +83,53 @@ def _percentile(ordered: Sequence[float], q: float) -> float:
 
 
 class Params(_Model):
-    total: int = NonNegative
-    active: int = NonNegative  # per token: MoE counts shared weights plus top-k experts
-    embedding: int = NonNegative
+    total: int = Field(ge=0, lt=MAX_PARAMS)
+    active: int = Field(ge=0, lt=MAX_PARAMS)  # per token: MoE counts shared weights plus top-k experts
+    embedding: int = Field(ge=0, lt=MAX_PARAMS)
 
 
 class ModelInfo(_Model):
-    name: str = Field(min_length=1)
+    name: Name = Field(min_length=1)
     slug: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    family: str = Field(min_length=1)
-    source: str  # "arch:llama", "path:...", "hub:...", "package:..."
+    family: Name = Field(min_length=1)
+    source: Name  # "arch:llama", "path:...", "hub:...", "package:..."
     config: dict[str, Any] = Field(default_factory=dict)
     params: Params | None = None
-    weight_bytes: int | None = Field(default=None, ge=0)
+    weight_bytes: int | None = Field(default=None, ge=0, lt=MAX_BYTES)
+
+    @field_validator("config")
+    @classmethod
+    def _bounded_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        where = _first_huge_int(config)
+        if where is not None:
+            raise ValueError(f"{where}: an integer beyond 64 bits means nothing in a model config")
+        return config
+
+
+def _first_huge_int(value: Any, where: str = "") -> str | None:
+    """The dotted key of the first integer outside int64 in a JSON-like value, or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return where if not -MAX_BYTES <= value < MAX_BYTES else None
+    if isinstance(value, dict):
+        items = ((f"{where}.{k}" if where else str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for child_where, child in items:
+        found = _first_huge_int(child, child_where)
+        if found is not None:
+            return found
+    return None
 
 
 class Setting(_Model):
-    device: str  # "cpu", "cuda", "cuda:1"; for estimates the catalog's hardware id
-    dtype: str
-    quantization: str | None = None
-    batch_size: int = Field(ge=1)
-    prompt_tokens: int = Field(ge=1)
-    new_tokens: int = Field(ge=1)
+    device: Name  # "cpu", "cuda", "cuda:1"; for estimates the catalog's hardware id
+    dtype: Name
+    quantization: Name | None = None
+    batch_size: int = Field(ge=1, lt=MAX_BATCH)
+    prompt_tokens: int = Field(ge=1, lt=MAX_TOKENS)
+    new_tokens: int = Field(ge=1, lt=MAX_TOKENS)
 
 
 class Latency(_Model):
@@ -105,13 +143,21 @@ class Decode(_Model):
 
 
 class Memory(_Model):
-    peak_allocated_bytes: int | None = Field(default=None, ge=0)  # torch.cuda.max_memory_allocated
-    peak_reserved_bytes: int | None = Field(default=None, ge=0)  # torch.cuda.max_memory_reserved
-    peak_process_bytes: int | None = Field(default=None, ge=0)  # NVML, this process, sampled
-    peak_device_bytes: int | None = Field(default=None, ge=0)  # NVML, whole device, sampled
-    peak_rss_bytes: int | None = Field(default=None, ge=0)  # CPU: the cell's peak resident set
-    baseline_rss_bytes: int | None = Field(default=None, ge=0)  # CPU: resident set before loading
-    estimated_bytes: int | None = Field(default=None, ge=0)  # method=estimated: weights+KV+activations
+    peak_allocated_bytes: int | None = Field(
+        default=None, ge=0, lt=MAX_BYTES
+    )  # torch.cuda.max_memory_allocated
+    peak_reserved_bytes: int | None = Field(
+        default=None, ge=0, lt=MAX_BYTES
+    )  # torch.cuda.max_memory_reserved
+    peak_process_bytes: int | None = Field(default=None, ge=0, lt=MAX_BYTES)  # NVML, this process, sampled
+    peak_device_bytes: int | None = Field(default=None, ge=0, lt=MAX_BYTES)  # NVML, whole device, sampled
+    peak_rss_bytes: int | None = Field(default=None, ge=0, lt=MAX_BYTES)  # CPU: the cell's peak resident set
+    baseline_rss_bytes: int | None = Field(
+        default=None, ge=0, lt=MAX_BYTES
+    )  # CPU: resident set before loading
+    estimated_bytes: int | None = Field(
+        default=None, ge=0, lt=MAX_BYTES
+    )  # method=estimated: weights+KV+activations
     reason: str | None = None  # why a GPU figure is missing
 
 
@@ -138,7 +184,9 @@ class Roofline(_Model):
 
 class Metrics(_Model):
     load_s: float | None = Field(default=None, ge=0)
-    generated_tokens: int | None = Field(default=None, ge=0)  # per sequence, checked == new_tokens
+    generated_tokens: int | None = Field(
+        default=None, ge=0, lt=MAX_TOKENS
+    )  # per sequence, checked == new_tokens
     prefill: Latency = Field(default_factory=Latency)
     decode: Decode = Field(default_factory=Decode)
     e2e: Latency = Field(default_factory=Latency)
@@ -154,14 +202,14 @@ class ErrorInfo(_Model):
 
 
 class GPUInfo(_Model):
-    name: str
-    memory_bytes: int | None = Field(default=None, ge=0)
-    count: int = Field(default=1, ge=1)
+    name: Name
+    memory_bytes: int | None = Field(default=None, ge=0, lt=MAX_BYTES)
+    count: int = Field(default=1, ge=1, lt=MAX_UNITS)
 
 
 class CPUInfo(_Model):
-    model: str | None = None
-    cores: int | None = Field(default=None, ge=1)
+    model: Name | None = None
+    cores: int | None = Field(default=None, ge=1, lt=MAX_UNITS)
 
 
 class Environment(_Model):
@@ -174,15 +222,15 @@ class Environment(_Model):
     driver: str | None = None
     gpu: GPUInfo | None = None
     cpu: CPUInfo | None = None
-    host: str | None = None
+    host: Name | None = None
     platform: str | None = None
 
 
 class Protocol(_Model):
     """How the cell was measured, so a reader can judge the statistics."""
 
-    warmup: int = NonNegative
-    repeats: int = Field(ge=1)
+    warmup: int = Field(ge=0, le=MAX_COUNT)
+    repeats: int = Field(ge=1, le=MAX_COUNT)
     min_duration_s: float = NonNegative
     timeout_s: float = Field(gt=0)
 
@@ -190,7 +238,7 @@ class Protocol(_Model):
 class Result(_Model):
     schema_: Literal["gpuscape.result/1"] = Field(default=SCHEMA_ID, alias="schema")
     cell: str = Field(pattern=r"^[0-9a-f]{10}$")
-    suite: str = Field(min_length=1)
+    suite: Name = Field(min_length=1)
     status: Status
     error: ErrorInfo | None = None
     method: Method = "measured"

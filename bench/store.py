@@ -7,13 +7,17 @@ at a time writes a folder:
 - `result_path(out_dir, cell)`: `<out_dir>/<suite>/<cell id>.json`;
 - `write_atomic(path, text)`: temp file in the same folder + fsync + rename, mode from the umask;
 - `existing_result(path, cell)`: the valid earlier result of this exact cell, or None;
-- `folder_lock(out_dir)`: an exclusive lock on the whole results folder for a sweep.
+- `folder_lock(out_dir)`: an exclusive lock on the whole results folder for a sweep;
+- `save(path, text)`: write_atomic with retries; when the file system still refuses, `rescue`
+  keeps the text beside the results folder (or in the temp folder) and `UnsavedResult` says where,
+  so a measurement is never lost silently.
 
 Imports only the standard library and bench.schema (pydantic): no torch, no cycle.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -78,6 +82,59 @@ def write_atomic(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class UnsavedResult(OSError):
+    """A result could not be written where it belongs. `kept` is where its text went instead
+    (None: nowhere on disk; `text` holds it, for the caller to print)."""
+
+    def __init__(self, path: Path, cause: OSError, text: str, kept: Path | None) -> None:
+        super().__init__(cause.errno, cause.strerror, str(path))
+        self.path, self.cause, self.text, self.kept = path, cause, text, kept
+
+    def __str__(self) -> str:
+        where = f"kept in {self.kept}" if self.kept else "printed as JSON on stderr"
+        return f"cannot write {self.path}: {describe_os_error(self.cause)}; the result was {where}"
+
+
+def describe_os_error(error: OSError) -> str:
+    """'No space left on device (ENOSPC)' style: the cause in words and its errno name."""
+    name = errno.errorcode.get(error.errno or 0)
+    text = error.strerror or str(error)
+    return f"{text} ({name})" if name else text
+
+
+def save(path: str | Path, text: str, attempts: int = 3, wait_s: float = 0.5) -> None:
+    """write_atomic, retried (a full disk may be freed, a network folder may come back); when
+    every attempt fails the text is rescued (see `rescue`) and UnsavedResult raised."""
+    path = Path(path)
+    for attempt in range(attempts):
+        try:
+            write_atomic(path, text)
+            return
+        except OSError as error:
+            cause = error
+            if attempt + 1 < attempts:
+                time.sleep(wait_s)
+    raise UnsavedResult(path, cause, text, rescue(path, text))
+
+
+def rescue(path: Path, text: str) -> Path | None:
+    """Write a result that could not be saved at `path` somewhere else: beside the results
+    folder (`<out>.unsaved/<suite>/<cell>.json`), else in the temp folder. None when neither works."""
+    suite_dir = path.parent
+    out_dir = suite_dir.parent
+    for folder in (
+        out_dir.parent / f"{out_dir.name}.unsaved",
+        Path(tempfile.gettempdir()) / "gpuscape-unsaved",
+    ):
+        target = folder / suite_dir.name / path.name
+        try:
+            write_atomic(target, text)
+        except OSError:
+            continue
+        return target
+    return None
 
 
 def existing_result(path: str | Path, cell: Cell) -> Result | None:
@@ -150,6 +207,8 @@ def folder_lock(out_dir: str | Path) -> Iterator[None]:
     a killed sweep never leaves the folder locked. Raises FolderLocked naming the holder (and
     saying when it is stale) when another process has it; OSError when the folder is unusable."""
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / LOCK_NAME, "a+") as fh:
         try:
@@ -160,13 +219,18 @@ def folder_lock(out_dir: str | Path) -> Iterator[None]:
             raise FolderLocked(
                 f"{out_dir}: another sweep is writing here ({owner.describe()}); wait for it or stop it"
             ) from None
-        fh.seek(0)
-        fh.truncate()
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": since}))
-        fh.flush()
+        owner = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": since})
+        try:  # who holds it is information only: a full disk must not stop the lock
+            os.ftruncate(fh.fileno(), 0)
+            os.pwrite(fh.fileno(), owner.encode(), 0)
+        except OSError:
+            pass
         try:
             yield
         finally:
-            fh.truncate(0)
+            try:
+                os.ftruncate(fh.fileno(), 0)
+            except OSError:
+                pass
             fcntl.flock(fh, fcntl.LOCK_UN)

@@ -10,19 +10,30 @@ import hashlib
 import importlib.util
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from bench.schema import Protocol, Setting, slugify
+from bench.safetext import headline
+from bench.schema import MAX_BATCH, MAX_COUNT, MAX_TOKENS, Name, Protocol, Setting, slugify
 
 DTYPES = ("float32", "float16", "bfloat16")
 # "int8": weight-only int8 (per-channel scales) through torch's int8 matmul kernels.
 QUANTIZATIONS = ("none", "int8")
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+MAX_CELLS = 10_000  # a suite above this is refused unless asked (--max-cells): likely a typo
 
 
 class SuiteError(ValueError):
@@ -33,12 +44,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
-def _positive_list(values: list[int]) -> list[int]:
+def _positive_list(values: list[int], below: int) -> list[int]:
     if not values:
         raise ValueError("must list at least one value")
     for v in values:
         if v < 1:
             raise ValueError(f"must be positive, got {v}")
+        if v >= below:  # the result's bound (bench.schema): no cell could be recorded
+            raise ValueError(
+                f"must be below {below:,}, got {v if v < 10**30 else 'a ' + str(len(str(v))) + '-digit number'}"
+            )
     return values
 
 
@@ -80,8 +95,8 @@ class SettingsMatrix(_Strict):
 
     @field_validator("batch_size", "prompt_tokens", "new_tokens")
     @classmethod
-    def _positive(cls, values: list[int]) -> list[int]:
-        return _positive_list(values)
+    def _positive(cls, values: list[int], info: ValidationInfo) -> list[int]:
+        return _positive_list(values, MAX_BATCH if info.field_name == "batch_size" else MAX_TOKENS)
 
 
 class PartialSettings(SettingsMatrix):
@@ -97,8 +112,8 @@ class PartialSettings(SettingsMatrix):
 class ModelSpec(_Strict):
     """One model of a suite: exactly one of arch, path, hub or package says where it comes from."""
 
-    name: str = Field(min_length=1)
-    family: str | None = None
+    name: Name = Field(min_length=1)
+    family: Name | None = None
     arch: str | None = None  # transformers model_type, built from its config with random weights
     path: str | None = None  # a local checkpoint folder (relative to the suite file)
     hub: str | None = None  # a hub id; needs the hub cache or the network
@@ -138,11 +153,11 @@ class ModelSpec(_Strict):
 
 
 class Suite(_Strict):
-    name: str = Field(min_length=1)
+    name: Name = Field(min_length=1)
     description: str | None = None
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    warmup: int = Field(default=2, ge=0)
-    repeats: int = Field(default=5, ge=1)
+    warmup: int = Field(default=2, ge=0, le=MAX_COUNT)
+    repeats: int = Field(default=5, ge=1, le=MAX_COUNT)
     min_duration_s: float = Field(default=0.0, ge=0)  # keep repeating until this much was timed
     timeout_s: float = Field(default=600.0, gt=0)
     memory_limit_gb: float | None = Field(default=None, gt=0)  # CPU: cap each cell's address space
@@ -307,6 +322,10 @@ def _check_config_keys(where: str, model: ModelSpec) -> None:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise SuiteError(f"{where}.config.{key}: not a field of {model.arch}'s config{hint}")
+    try:  # the config class checks its own values (heads dividing the hidden size ...): no weights
+        AutoConfig.for_model(model.arch, **model.config)
+    except Exception as exc:  # transformers raises ValueError, TypeError and its own classes
+        raise SuiteError(f"{where}.config: {headline(str(exc)) or type(exc).__name__}") from None
 
 
 def resolve_folder(model: ModelSpec, base_dir: Path) -> Path | None:
@@ -353,8 +372,7 @@ def expand(suite: Suite, path: Path, device: str, skipped: list[tuple[str, str]]
     for model in suite.models:
         if model.name in skipped_names:
             continue
-        own = model.settings.model_dump(exclude_none=True) if model.settings else {}
-        matrix = {**suite.settings.model_dump(), **own}
+        matrix = model_matrix(suite, model)
         for dtype, quant, batch, prompt, new in itertools.product(
             matrix["dtype"],
             matrix["quantization"],
@@ -384,10 +402,44 @@ def expand(suite: Suite, path: Path, device: str, skipped: list[tuple[str, str]]
     return Plan(suite=suite, path=path, cells=cells, skipped=skipped)
 
 
-def plan(path: str | Path, device: str | None = None) -> Plan:
-    """Load, validate fully and expand a suite: the one entry point for run and validate."""
+def model_matrix(suite: Suite, model: ModelSpec) -> dict[str, list[Any]]:
+    """The settings lists one model runs: the suite's, with the model's own keys replacing them."""
+    own = model.settings.model_dump(exclude_none=True) if model.settings else {}
+    return {**suite.settings.model_dump(), **own}
+
+
+def count_cells(suite: Suite) -> int:
+    """How many cells a suite expands to, without building any (a product per model)."""
+    return sum(math.prod(len(values) for values in model_matrix(suite, m).values()) for m in suite.models)
+
+
+def check_size(path: Path, suite: Suite, max_cells: int | None = MAX_CELLS) -> int:
+    """The cell count; SuiteError naming it and the keys that multiply it when above max_cells."""
+    count = count_cells(suite)
+    if max_cells is None or count <= max_cells:
+        return count
+    longest: dict[str, int] = {}
+    for model in suite.models:
+        for key, values in model_matrix(suite, model).items():
+            longest[key] = max(longest.get(key, 0), len(values))
+    n_models = len(suite.models)
+    factors = [f"{n_models:,} model" + ("s" if n_models != 1 else "")] + [
+        f"{key} {n:,}" for key, n in longest.items() if n > 1
+    ]
+    raise SuiteError(
+        f"{path}: {count:,} cells ({' x '.join(factors)}) is above the limit of {max_cells:,}; "
+        "shorten those lists or raise the limit with --max-cells"
+    )
+
+
+def plan(path: str | Path, device: str | None = None, max_cells: int | None = MAX_CELLS) -> Plan:
+    """Load, validate fully and expand a suite: the one entry point for run and validate.
+
+    The cells are counted before anything is built: above `max_cells` (None: no limit) the
+    suite is refused with the count and the keys that multiply it."""
     path = Path(path)
     suite = load_suite(path)
+    check_size(path, suite, max_cells)
     skipped = check_models(path, suite)
     return expand(suite, path, resolve_device(device or suite.device), skipped)
 

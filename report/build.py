@@ -126,7 +126,7 @@ def build(
         began = time.perf_counter()
         report.images_skipped = _export(context, tabs, antialias)
         timings["images_s"] = time.perf_counter() - began
-        report.notes = context.notes
+        report.notes = results.notes + context.notes
         report.written = _publish(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

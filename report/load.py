@@ -58,6 +58,7 @@ class ResultSet:
     sources: dict[tuple[str, str], Path] = field(default_factory=dict)  # (suite, cell) -> file
     skipped: list[Invalid] = field(default_factory=list)
     duplicates: list[Path] = field(default_factory=list)  # same (suite, cell) as an earlier file
+    notes: list[str] = field(default_factory=list)  # files left out on purpose (links leaving a folder)
 
     def __iter__(self) -> Iterator[Result]:
         return iter(self.results)
@@ -78,7 +79,13 @@ def load_results(paths: Iterable[str | os.PathLike[str]], skip_invalid: bool = F
     document type (a `schema` that is not gpuscape.result/...) are ignored.
     """
     loaded = ResultSet()
-    for path in result_files(paths):
+    outside: list[Path] = []
+    files = result_files(paths, outside)
+    loaded.notes += [
+        f"{_display(link)}: not read, a link to a file outside the results folder ({_display(link.resolve())})"
+        for link in outside
+    ]
+    for path in files:
         try:
             result = read_result(path)
         except InvalidResultError as error:
@@ -116,9 +123,11 @@ def result_order(result: Result) -> tuple[Any, ...]:
     )
 
 
-def result_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+def result_files(paths: Iterable[str | os.PathLike[str]], outside: list[Path] | None = None) -> list[Path]:
     """The *.json files under each path (a file stands for itself), each once, in path order.
-    Hidden files and folders (a leading '.') are left out: they hold locks and temp files."""
+    Hidden files and folders (a leading '.') are left out: they hold locks and temp files.
+    Links inside a folder that lead out of it are left out too (appended to `outside`): a
+    results folder publishes what it holds, not what a link points at."""
     seen: set[Path] = set()
     files: list[Path] = []
     for raw in paths:
@@ -126,8 +135,13 @@ def result_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         if not path.exists():
             raise ResultsNotFoundError(f"{_display(path)}: no such file or folder")
         found = [path] if path.is_file() else sorted(_json_under(path))
+        root = path.resolve()
         for file in found:
             resolved = file.resolve()
+            if file is not path and not resolved.is_relative_to(root):
+                if outside is not None:
+                    outside.append(file)
+                continue
             if resolved not in seen:
                 seen.add(resolved)
                 files.append(file)
@@ -173,6 +187,8 @@ def _read_json(path: Path) -> Any:
         raise _invalid(
             path, None, f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
         ) from None
+    except ValueError as error:  # Python's integer-string limit: "Exceeds the limit (4300 digits) ..."
+        raise _invalid(path, None, f"not a readable result: {str(error).split(';')[0]}") from None
     except RecursionError:
         raise _invalid(path, None, "not valid JSON: nested too deeply") from None
 
@@ -256,7 +272,7 @@ def _problem(problem: Any) -> str:
         return "missing (required)"
     if kind == "extra_forbidden":
         return "unknown field (not in this version of the result format)"
-    message = str(problem.get("msg", "invalid")).rstrip(".")
+    message = str(problem.get("msg", "invalid")).rstrip(".").removeprefix("Value error, ")
     message = message[0].lower() + message[1:] if message else "invalid"
     message = message.removeprefix("input ")  # "should be greater than or equal to 0"
     if "input" in problem and kind not in ("model_type", "dict_type"):
