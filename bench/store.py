@@ -101,6 +101,8 @@ def describe_os_error(error: OSError) -> str:
     """'No space left on device (ENOSPC)' style: the cause in words and its errno name."""
     name = errno.errorcode.get(error.errno or 0)
     text = error.strerror or str(error)
+    if error.errno == errno.EEXIST and error.filename and Path(error.filename).is_file():
+        name, text = "ENOTDIR", "not a folder"  # mkdir of a path that is a file
     return f"{text} ({name})" if name else text
 
 

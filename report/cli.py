@@ -31,6 +31,14 @@ DEFAULT_COMMAND = "build"
 EXIT_OK = 0
 EXIT_ERROR = 1  # bad input, a failed render: nothing was written
 EXIT_IMAGES_SKIPPED = 3  # HTML written, static images not (no Chromium)
+EXIT_STORAGE = 4  # --out cannot be written (full disk, read-only, not a folder), as in bench
+
+
+def _say(text: object, err: bool = False) -> None:
+    """Print a line that may hold names from result files: control characters shown escaped."""
+    from bench.safetext import visible
+
+    print(visible(str(text)), file=sys.stderr if err else sys.stdout)
 
 
 # --------------------------------------------------------------------------- the build command
@@ -137,16 +145,21 @@ def run(args: argparse.Namespace) -> int:
             steps=[write_charts] if args.no_site else None,
         )
     except (InvalidResultError, ResultsNotFoundError, ViewError, ExportError, SiteError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        _say(f"error: {error}", err=True)
         return EXIT_ERROR
+    except OSError as error:  # the output folder: one line naming the path and the cause
+        from bench.store import describe_os_error
+
+        _say(f"error: cannot write {error.filename or args.out}: {describe_os_error(error)}", err=True)
+        return EXIT_STORAGE
     for invalid in report.skipped_inputs:
-        print(f"skipped: {invalid}", file=sys.stderr)
+        _say(f"skipped: {invalid}", err=True)
     for duplicate in report.duplicates:
-        print(f"skipped: {duplicate}: the same cell as an earlier file", file=sys.stderr)
+        _say(f"skipped: {duplicate}: the same cell as an earlier file", err=True)
     for note in report.notes:
-        print(f"note: {note}", file=sys.stderr)
+        _say(f"note: {note}", err=True)
     files = len(report.written)
-    print(
+    _say(
         f"{report.results} results -> {files} files in {report.out}/ "
         f"({report.timings_s.get('total_s', 0.0):.1f} s)"
     )
@@ -203,7 +216,8 @@ BUILD_DESCRIPTION = textwrap.dedent(
     whole batch), and charts/models/<model>/<view>.html and .png for the model pages.
 
     Exit status: 0 done; 1 bad input or a failed render (nothing written); 3 HTML written but
-    no static images, because Chromium was not found."""
+    no static images, because Chromium was not found; 4 --out cannot be written (full disk,
+    read-only, not a folder)."""
 )
 
 
