@@ -38,6 +38,7 @@ MAX_BYTES = 2**63  # exclusive: an int64 byte count
 MAX_UNITS = 10**6  # CPU cores, GPUs in one machine
 # A name shown on pages, in charts and in the terminal: no control or bidi characters.
 Name = Annotated[str, AfterValidator(check_name)]
+ByteCount = Annotated[int, Field(ge=0, lt=MAX_BYTES)]
 
 
 class _Model(BaseModel):
@@ -95,21 +96,27 @@ class ModelInfo(_Model):
     source: Name  # "arch:llama", "path:...", "hub:...", "package:..."
     config: dict[str, Any] = Field(default_factory=dict)
     params: Params | None = None
-    weight_bytes: int | None = Field(default=None, ge=0, lt=MAX_BYTES)
+    weight_bytes: ByteCount | None = None
 
     @field_validator("config")
     @classmethod
     def _bounded_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        where = _first_huge_int(config)
+        where = first_path(config, _is_huge_int)
         if where is not None:
             raise ValueError(f"{where}: an integer beyond 64 bits means nothing in a model config")
         return config
 
 
-def _first_huge_int(value: Any, where: str = "") -> str | None:
-    """The dotted key of the first integer outside int64 in a JSON-like value, or None."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return where if not -MAX_BYTES <= value < MAX_BYTES else None
+def _is_huge_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and not -MAX_BYTES <= value < MAX_BYTES
+
+
+def first_path(value: Any, match: Callable[[Any], bool], where: str = "") -> str | None:
+    """The dotted path ('a.b[2]') of the first value inside a parsed JSON document that `match`
+    accepts ('' for the document itself), or None when there is none."""
+    if match(value):
+        return where
+    items: Any
     if isinstance(value, dict):
         items = ((f"{where}.{k}" if where else str(k), v) for k, v in value.items())
     elif isinstance(value, list):
@@ -117,7 +124,7 @@ def _first_huge_int(value: Any, where: str = "") -> str | None:
     else:
         return None
     for child_where, child in items:
-        found = _first_huge_int(child, child_where)
+        found = first_path(child, match, child_where)
         if found is not None:
             return found
     return None
@@ -143,21 +150,13 @@ class Decode(_Model):
 
 
 class Memory(_Model):
-    peak_allocated_bytes: int | None = Field(
-        default=None, ge=0, lt=MAX_BYTES
-    )  # torch.cuda.max_memory_allocated
-    peak_reserved_bytes: int | None = Field(
-        default=None, ge=0, lt=MAX_BYTES
-    )  # torch.cuda.max_memory_reserved
-    peak_process_bytes: int | None = Field(default=None, ge=0, lt=MAX_BYTES)  # NVML, this process, sampled
-    peak_device_bytes: int | None = Field(default=None, ge=0, lt=MAX_BYTES)  # NVML, whole device, sampled
-    peak_rss_bytes: int | None = Field(default=None, ge=0, lt=MAX_BYTES)  # CPU: the cell's peak resident set
-    baseline_rss_bytes: int | None = Field(
-        default=None, ge=0, lt=MAX_BYTES
-    )  # CPU: resident set before loading
-    estimated_bytes: int | None = Field(
-        default=None, ge=0, lt=MAX_BYTES
-    )  # method=estimated: weights+KV+activations
+    peak_allocated_bytes: ByteCount | None = None  # torch.cuda.max_memory_allocated
+    peak_reserved_bytes: ByteCount | None = None  # torch.cuda.max_memory_reserved
+    peak_process_bytes: ByteCount | None = None  # NVML, this process, sampled
+    peak_device_bytes: ByteCount | None = None  # NVML, whole device, sampled
+    peak_rss_bytes: ByteCount | None = None  # CPU: the cell's peak resident set
+    baseline_rss_bytes: ByteCount | None = None  # CPU: resident set before loading
+    estimated_bytes: ByteCount | None = None  # method=estimated: weights+KV+activations
     reason: str | None = None  # why a GPU figure is missing
 
 
@@ -203,7 +202,7 @@ class ErrorInfo(_Model):
 
 class GPUInfo(_Model):
     name: Name
-    memory_bytes: int | None = Field(default=None, ge=0, lt=MAX_BYTES)
+    memory_bytes: ByteCount | None = None
     count: int = Field(default=1, ge=1, lt=MAX_UNITS)
 
 

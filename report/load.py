@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bench.schema import SCHEMA_ID, Result
+from bench.schema import SCHEMA_ID, Result, first_path
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a result is a few kB; anything this big is not one
 RESULT_SCHEMA_PREFIX = "gpuscape.result/"
@@ -202,22 +202,10 @@ def _parse_float(text: str) -> float | _NonFinite:
     return value if math.isfinite(value) else _NonFinite(text)  # 1e999 overflows to inf
 
 
-def _first_nonfinite(value: Any, where: str = "") -> str | None:
+def _first_nonfinite(document: Any) -> str | None:
     """The dotted path of the first NaN/Infinity in a parsed document, or None."""
-    if isinstance(value, _NonFinite):
-        return where or "(document)"
-    items: Iterable[tuple[str, Any]]
-    if isinstance(value, dict):
-        items = ((f"{where}.{key}" if where else str(key), item) for key, item in value.items())
-    elif isinstance(value, list):
-        items = ((f"{where}[{i}]", item) for i, item in enumerate(value))
-    else:
-        return None
-    for child_where, child in items:
-        found = _first_nonfinite(child, child_where)
-        if found is not None:
-            return found
-    return None
+    where = first_path(document, lambda value: isinstance(value, _NonFinite))
+    return None if where is None else where or "(document)"
 
 
 def _check_schema(path: Path, document: dict[str, Any]) -> bool:

@@ -362,3 +362,27 @@ def test_result_files_are_readable_by_others(write_suite, tmp_path):
     assert oct(report.path.stat().st_mode & 0o777) == oct(0o644)  # was 0600
     json.loads(report.path.read_text())
     shutil.rmtree(tmp_path / "results")
+
+
+# --------------------------------------------------------------------------- validate and the lock
+
+
+def test_validate_builds_each_config_and_gives_the_reason_first(write_suite, capsys):
+    models = [{"name": "Five heads", "arch": "llama", "config": {**TINY_LLAMA, "num_attention_heads": 5}}]
+    path = write_suite(tiny_suite("heads", models))
+    assert main(["validate", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    line = out.split("models[0] 'Five heads'.config: ", 1)[1]
+    # the reason first; transformers' "Class validation error for validator ...:" header after it
+    assert line.startswith(
+        "ValueError: The hidden size (64) is not a multiple of the number of attention heads (5)"
+    )
+    assert line.rstrip().endswith("(Class validation error for validator 'validate_architecture')")
+
+
+def test_the_lock_covers_the_whole_out_folder_not_one_suite(write_suite, tmp_path, capsys):
+    out = tmp_path / "results"
+    with store.folder_lock(out):  # as a sweep of another suite holds it
+        assert main(["run", str(write_suite(tiny_suite("other"))), "--out", str(out), "--no-progress"]) == 3
+    assert f"{out}: another sweep is writing here (pid {os.getpid()} since" in capsys.readouterr().out
