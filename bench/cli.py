@@ -68,7 +68,7 @@ def _storage_error(console: Console, exc: OSError) -> int:
     if isinstance(exc, store.UnsavedResult):
         if exc.kept is None:
             sys.stderr.write(exc.text)
-        console.print(f"[red]not saved:[/] {markup_safe(exc)}", highlight=False)
+        console.print(f"[red]not saved:[/] {markup_safe(exc)}; the sweep stopped", highlight=False)
     else:
         where = exc.filename if exc.filename is not None else "results folder"
         console.print(

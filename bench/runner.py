@@ -97,7 +97,7 @@ def _noop() -> None:
 # --------------------------------------------------------------------------- how a cell died
 
 
-def _oom_count_files() -> list[Path]:
+def oom_count_files() -> list[Path]:
     """Where the OOM-kill count of this process's cgroup may be read (cells share the sweep's)."""
     root = Path("/sys/fs/cgroup")
     files = []
@@ -119,7 +119,7 @@ def _oom_count_files() -> list[Path]:
 
 def oom_kill_count() -> int | None:
     """The cgroup's count of processes the OOM killer ended, None where unreadable."""
-    for path in _oom_count_files():
+    for path in oom_count_files():
         try:
             for line in path.read_text().splitlines():
                 key, _, value = line.partition(" ")

@@ -93,7 +93,11 @@ class UnsavedResult(OSError):
         self.path, self.cause, self.text, self.kept = path, cause, text, kept
 
     def __str__(self) -> str:
-        where = f"kept in {self.kept}" if self.kept else "printed as JSON on stderr"
+        where = (
+            f"kept in {self.kept} (move it into {self.path.parent}/)"
+            if self.kept
+            else "printed as JSON on stderr"
+        )
         return f"cannot write {self.path}: {describe_os_error(self.cause)}; the result was {where}"
 
 

@@ -130,7 +130,7 @@ def test_a_sigkill_is_an_oom_only_with_evidence():
 
 def test_oom_kill_count_is_read_where_the_cgroup_shows_it():
     count = runner.oom_kill_count()
-    readable = [p for p in runner._oom_count_files() if p.is_file()]
+    readable = [p for p in runner.oom_count_files() if p.is_file()]
     if not readable:
         pytest.skip("no cgroup memory.events or memory.oom_control readable here")
     assert isinstance(count, int) and count >= 0
