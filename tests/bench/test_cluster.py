@@ -140,8 +140,10 @@ def test_local_executor_writes_the_fork_servers_files(write_suite, tmp_path, cap
         m = result.metrics
         assert m.generated_tokens == result.setting.new_tokens
         assert m.decode.per_token_s.n == 2 and 0 < m.decode.per_token_s.min <= m.decode.per_token_s.max
-        # same machine, same cell: the decode speeds agree within a factor that noise allows
-        assert 0.2 < m.decode.tokens_per_s / other.metrics.decode.tokens_per_s < 5
+        # plausible for a 2-layer model on a CPU (the machine is shared, so no ratio to the fork run)
+        assert m.decode.tokens_per_s == pytest.approx(result.setting.batch_size / m.decode.per_token_s.median)
+        assert 1 < m.decode.tokens_per_s < 1e5
+        assert result.model.weight_bytes == other.model.weight_bytes > 0
         assert m.memory.peak_rss_bytes > m.memory.baseline_rss_bytes
         assert result.environment.node and result.environment.slurm_job_id is None
     submissions = cluster.load_submissions(local_out / "local")
