@@ -24,7 +24,7 @@ from rich.table import Table
 
 from bench import cluster, estimate, runner, store
 from bench.schema import SCHEMA_FILE, json_schema_text
-from bench.suite import SuiteError, default_suite_path, plan
+from bench.suite import Plan, SuiteError, default_suite_path, plan
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3
 
@@ -157,7 +157,9 @@ def progress_bar(console: Console, disable: bool) -> Progress:
     )
 
 
-def cmd_run_cluster(args: argparse.Namespace, console: Console, p, options: cluster.ClusterOptions) -> int:
+def cmd_run_cluster(
+    args: argparse.Namespace, console: Console, p: Plan, options: cluster.ClusterOptions
+) -> int:
     """Run a suite's cells as submitit jobs (bench.cluster.cluster_sweep): wait, or print the job ids."""
     suite_dir = Path(args.out) / p.suite.slug
     start = time.perf_counter()

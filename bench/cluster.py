@@ -114,7 +114,10 @@ def run_job(plan: Plan, out_dir: str, commit: str | None) -> dict[str, str]:
     """A cluster job: run each cell of `plan` as the fork server does, write each result.
 
     Runs in the job's process (on a compute node); returns {cell id: status}. Takes no lock."""
-    runner.start_cell_server(plan)
+    server_s = runner.start_cell_server(plan)
+    print(
+        f"gpuscape: cell server ready in {server_s:.1f} s (torch and transformers imported once)", flush=True
+    )
     statuses: dict[str, str] = {}
     node, job_id = node_name(), slurm_job_id()
     for cell in plan.cells:
@@ -133,7 +136,7 @@ def run_job(plan: Plan, out_dir: str, commit: str | None) -> dict[str, str]:
         result = result.model_copy(update={"environment": env})
         store.write_atomic(store.result_path(out_dir, cell), result.to_json())
         statuses[cell.id] = result.status
-        print(f"gpuscape: cell {cell.id} {result.status}", flush=True)
+        print(f"gpuscape: cell {cell.id} {result.status} in {time.perf_counter() - start:.1f} s", flush=True)
     return statuses
 
 
@@ -309,7 +312,7 @@ class StateReader:
             if code < 0:
                 return f"CANCELLED by {signal.Signals(-code).name}"
             return self._outcome(job_id) if code == 0 else "FAILED"
-        if _pid_alive(int(job_id)) if job_id.isdigit() else False:
+        if job_id.isdigit() and store.LockOwner(int(job_id)).alive():  # a job another parent started
             return "RUNNING"
         return self._outcome(job_id)
 
@@ -327,16 +330,6 @@ class StateReader:
         except Exception:
             return "FAILED"
         return "COMPLETED" if outcome == "success" else "FAILED"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def base_state(state: str) -> str:
