@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -156,6 +157,51 @@ def test_local_executor_writes_the_fork_servers_files(write_suite, tmp_path, cap
     assert len(cluster.load_submissions(local_out / "local")) == 1
     assert main(["status", str(local_out / "local")]) == 0
     assert "2 done, 0 failed, 0 pending, 0 running" in capsys.readouterr().out
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (from /proc), children first."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        below = [child for child, parent in parents.items() if parent in frontier]
+        found += below
+        frontier = below
+    return found
+
+
+def test_a_local_job_killed_mid_cell_is_recorded_by_the_waiting_parent(write_suite, tmp_path, capsys):
+    suite = write_suite(one_model_suite("lkill", [1], repeats=20))
+    out = tmp_path / "results"
+    logs = out / "lkill" / cluster.JOBS_DIR / cluster.LOGS_DIR
+    (cell,) = plan(suite).cells
+    killed: list[int] = []
+
+    def kill_the_job_once_its_cell_runs() -> None:  # what a node failure does: the job and its cell die
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not killed:
+            for log in logs.glob("*_0_log.out"):
+                if f"cell {cell.id} started" in log.read_text():
+                    for pid in descendants(int(log.name.split("_")[0])):  # below the job's controller
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_job_once_its_cell_runs, daemon=True)
+    killer.start()
+    code = main(["run", str(suite), "--executor", "local", "--out", str(out), "--no-progress"])
+    killer.join()
+    assert killed and code == 1
+    assert "1 error" in capsys.readouterr().out
+    result = Result.model_validate_json((out / "lkill" / f"{cell.id}.json").read_text())
+    assert result.status == "error" and result.error is not None
+    assert result.error.message.startswith("local job ") and "FAILED" in result.error.message
 
 
 def test_no_wait_and_redo_failed_need_a_cluster_executor(write_suite, tmp_path, capsys):
