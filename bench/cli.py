@@ -250,9 +250,9 @@ def _cluster_args(run: argparse.ArgumentParser) -> None:
         help="fork: this machine's fork server (default); local: submitit jobs as local processes; "
         "slurm: a Slurm job array through submitit",
     )
-    group.add_argument("--slurm-partition", dest="slurm_partition", help="Slurm partition")
+    group.add_argument("--slurm-partition", dest="slurm_partition", metavar="NAME", help="Slurm partition")
     group.add_argument(
-        "--slurm-gpus-per-node", dest="slurm_gpus_per_node", type=_count(0), help="GPUs per job"
+        "--slurm-gpus-per-node", dest="slurm_gpus_per_node", type=_count(0), metavar="N", help="GPUs per job"
     )
     group.add_argument(
         "--slurm-time",
@@ -261,7 +261,9 @@ def _cluster_args(run: argparse.ArgumentParser) -> None:
         metavar="MINUTES",
         help="time limit per job (default: its cells' timeouts + 5 minutes)",
     )
-    group.add_argument("--slurm-account", dest="slurm_account", help="Slurm account to charge")
+    group.add_argument(
+        "--slurm-account", dest="slurm_account", metavar="NAME", help="Slurm account to charge"
+    )
     group.add_argument(
         "--slurm-array-parallelism",
         dest="slurm_array_parallelism",

@@ -241,6 +241,11 @@ class Tracked:
     def cell_id(self) -> str:
         return str(self.record["id"])
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """(executor, job id): job ids of two executors may coincide."""
+        return (self.submission.executor, self.job.job_id)
+
 
 def latest_jobs(suite_dir: Path) -> dict[str, Tracked]:
     """cell id -> the last job submitted for it."""
@@ -295,6 +300,17 @@ class StateReader:
         if executor == "slurm":
             return self._slurm_states(job_ids)
         return {job_id: self._local_state(job_id) for job_id in job_ids}
+
+    def states_of(self, tracked: Iterable[Tracked]) -> dict[tuple[str, str], str]:
+        """(executor, job id) -> state for the jobs of these cells, one query per executor."""
+        by_executor: dict[str, list[str]] = {}
+        for t in tracked:
+            by_executor.setdefault(t.submission.executor, []).append(t.job.job_id)
+        return {
+            (executor, job_id): state
+            for executor, ids in by_executor.items()
+            for job_id, state in self.states(executor, ids).items()
+        }
 
     def _slurm_states(self, job_ids: list[str]) -> dict[str, str]:
         from submitit.slurm.slurm import SlurmJob
@@ -487,7 +503,7 @@ def cluster_sweep(
             save_submission(suite_dir, submission)
             submitted = [job.job_id for job in submission.jobs]
             in_flight.update(
-                {r["id"]: _tracked(submission, job, r) for job in submission.jobs for r in job.cells}
+                {r["id"]: Tracked(submission, job, r) for job in submission.jobs for r in job.cells}
             )
         if on_submit:
             on_submit(submitted, len(to_submit))
@@ -507,10 +523,6 @@ def cluster_sweep(
     return ClusterRun(submitted, reports, waited=True, in_flight=0)
 
 
-def _tracked(submission: Submission, job: JobEntry, record: dict[str, Any]) -> Tracked:
-    return Tracked(submission, job, record)
-
-
 def _triage(
     plan: Plan,
     out_dir: Path,
@@ -526,13 +538,10 @@ def _triage(
     latest = latest_jobs(suite_dir)
     open_jobs = {cell.id: latest[cell.id] for cell in plan.cells if cell.id in latest}
     open_jobs = {cid: t for cid, t in open_jobs.items() if not wrote_since(suite_dir, t)}
-    by_executor: dict[str, list[str]] = {}
-    for t in open_jobs.values():
-        by_executor.setdefault(t.submission.executor, []).append(t.job.job_id)
-    states = {ex: reader.states(ex, ids) for ex, ids in by_executor.items()}
+    states = reader.states_of(open_jobs.values())
     in_flight: dict[str, Tracked] = {}
     for cid, t in open_jobs.items():
-        state = states[t.submission.executor].get(t.job.job_id, "UNKNOWN")
+        state = states.get(t.key, "UNKNOWN")
         if is_ended(state):
             record_ended(suite_dir, t, state, t.submission.executor, commit)
         else:
@@ -589,19 +598,14 @@ def _wait(
     done_before = 0
     local_submission: Submission | None = None
     while True:
-        states = {}
-        by_executor: dict[str, list[str]] = {}
-        for t in in_flight.values():
-            by_executor.setdefault(t.submission.executor, []).append(t.job.job_id)
-        for ex, ids in by_executor.items():
-            states.update(reader.states(ex, ids))
+        states = reader.states_of(in_flight.values())
         phases: Counter[str] = Counter()
         for cid, t in list(in_flight.items()):
             if wrote_since(suite_dir, t):
                 del in_flight[cid]
                 done_before += 1
                 continue
-            state = states.get(t.job.job_id, "UNKNOWN")
+            state = states.get(t.key, "UNKNOWN")
             if is_ended(state):
                 # a job writes each result before it ends; read the folder once more, then record
                 if not wrote_since(suite_dir, t):
@@ -656,21 +660,15 @@ def folder_status(suite_dir: Path, *, record: bool = True) -> list[CellStatus]:
     suite_dir = Path(suite_dir)
     latest = latest_jobs(suite_dir)
     reader = StateReader(suite_dir)
-    by_executor: dict[str, list[str]] = {}
-    for t in latest.values():
-        if not wrote_since(suite_dir, t):
-            by_executor.setdefault(t.submission.executor, []).append(t.job.job_id)
-    states: dict[str, str] = {}
-    for ex, ids in by_executor.items():
-        states.update(reader.states(ex, ids))
-    ended = {cid: t for cid, t in latest.items() if t.job.job_id in states and is_ended(states[t.job.job_id])}
+    states = reader.states_of(t for t in latest.values() if not wrote_since(suite_dir, t))
+    ended = {cid: t for cid, t in latest.items() if is_ended(states.get(t.key, ""))}
     if record and ended:
         try:
             with store.folder_lock(suite_dir.parent):
                 commit = git_commit()
                 for t in ended.values():
                     if not wrote_since(suite_dir, t):
-                        record_ended(suite_dir, t, states[t.job.job_id], t.submission.executor, commit)
+                        record_ended(suite_dir, t, states[t.key], t.submission.executor, commit)
         except store.FolderLocked:
             pass
     rows: list[CellStatus] = []
@@ -681,7 +679,7 @@ def folder_status(suite_dir: Path, *, record: bool = True) -> list[CellStatus]:
         except (OSError, ValueError):
             continue
         t = latest.get(result.cell)
-        if t is not None and not wrote_since(suite_dir, t) and not is_ended(states.get(t.job.job_id, "")):
+        if t is not None and not wrote_since(suite_dir, t) and not is_ended(states.get(t.key, "")):
             continue  # an older result; the cell's new job is still on its way (listed below)
         seen.add(result.cell)
         rows.append(
@@ -691,14 +689,14 @@ def folder_status(suite_dir: Path, *, record: bool = True) -> list[CellStatus]:
                 phase="done" if result.status == "ok" else "failed",
                 status=result.status,
                 job_id=t.job.job_id if t else result.environment.slurm_job_id,
-                job_state=states.get(t.job.job_id) if t else None,
+                job_state=states.get(t.key) if t else None,
                 reason=result.error.message.splitlines()[0] if result.error else "",
             )
         )
     for cid, t in latest.items():
         if cid in seen:
             continue
-        state = states.get(t.job.job_id, "UNKNOWN")
+        state = states.get(t.key, "UNKNOWN")
         rows.append(
             CellStatus(
                 cell=cid,
