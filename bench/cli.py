@@ -21,10 +21,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bench import estimate, runner, store
+from bench import cluster, estimate, runner, store
 from bench.safetext import markup_safe
 from bench.schema import SCHEMA_FILE, json_schema_text
-from bench.suite import MAX_CELLS, SuiteError, default_suite_path, plan
+from bench.suite import MAX_CELLS, Plan, SuiteError, default_suite_path, plan
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_STORAGE = 4  # the results folder cannot be written (full, read-only, not a folder)
@@ -155,18 +155,16 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         f"suite '{markup_safe(p.suite.slug)}' from {markup_safe(path)}: {len(p.cells)} cells on {markup_safe(device)}",
         highlight=False,
     )
+    options = cluster.resolve_options(p.suite.cluster, vars(args))
+    if options.executor != "fork":
+        return cmd_run_cluster(args, console, p, options)
+    if args.redo_failed:
+        console.print(
+            "[red]--redo-failed[/] is for --executor local|slurm; the fork server redoes with --redo"
+        )
+        return EXIT_INVALID
     start = time.perf_counter()
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=args.no_progress,
-        transient=False,
-    )
+    progress = progress_bar(console, args.no_progress)
     with progress:
         task = progress.add_task("starting", total=len(p.cells))
         try:
@@ -186,6 +184,159 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         progress.update(task, description="done")
     print_summary(console, reports, time.perf_counter() - start, Path(args.out) / p.suite.slug)
     return runner.exit_status(reports)
+
+
+def progress_bar(console: Console, disable: bool) -> Progress:
+    """The sweep's progress bar: what runs now, cells done of all, elapsed and ETA."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=disable,
+        transient=False,
+    )
+
+
+def cmd_run_cluster(
+    args: argparse.Namespace, console: Console, p: Plan, options: cluster.ClusterOptions
+) -> int:
+    """Run a suite's cells as submitit jobs (bench.cluster.cluster_sweep): wait, or print the job ids."""
+    suite_dir = Path(args.out) / p.suite.slug
+    start = time.perf_counter()
+    progress = progress_bar(console, args.no_progress or args.no_wait)
+    task = progress.add_task("submitting", total=len(p.cells))
+
+    def submitted(job_ids: list[str], cells: int) -> None:
+        what = f"{cells} cells as {len(job_ids)} {options.executor} jobs"
+        if options.executor == "local" and cells:
+            what = f"{cells} cells as local jobs (at most {options.slurm_array_parallelism or 1} at a time)"
+        if not cells:
+            console.print("nothing to submit: every cell has a result or a job on its way", highlight=False)
+            return
+        console.print(f"submitted {what}" + (f": {' '.join(job_ids)}" if job_ids else ""), highlight=False)
+
+    def waiting(state: cluster.Progress) -> None:
+        phases = ", ".join(f"{n} {name}" for name, n in sorted(state.phases.items())) or "done"
+        progress.update(task, total=state.total, completed=state.done, description=phases)
+
+    try:
+        with progress:
+            run = cluster.cluster_sweep(
+                p,
+                args.out,
+                options,
+                redo=args.redo,
+                redo_failed=args.redo_failed,
+                wait=not args.no_wait,
+                on_submit=submitted,
+                on_progress=waiting,
+            )
+    except store.FolderLocked as exc:
+        console.print(f"[red]locked:[/] {markup_safe(str(exc))}", highlight=False)
+        return EXIT_LOCKED
+    except cluster.ClusterError as exc:
+        console.print(f"[red]cannot submit:[/] {markup_safe(str(exc))}", highlight=False)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        console.print(f"stopped waiting; the jobs go on: python -m bench status {suite_dir}", highlight=False)
+        return 130
+    if not run.waited:
+        console.print(
+            f"{run.in_flight} cells pending or running; follow: python -m bench status {suite_dir}",
+            highlight=False,
+        )
+        return EXIT_OK
+    print_summary(console, run.reports, time.perf_counter() - start, suite_dir)
+    return runner.exit_status(run.reports)
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    """Cells of a results folder: done, failed, pending, running, with their jobs (bench.cluster)."""
+    folders = cluster.suite_dirs(args.folder)
+    if not folders:
+        console.print(f"[red]{markup_safe(str(args.folder))}:[/] no results or jobs here", highlight=False)
+        return EXIT_INVALID
+    styles = {"done": "green", "failed": "red", "pending": "yellow", "running": "cyan"}
+    for folder in folders:
+        rows = cluster.folder_status(folder, record=not args.no_record)
+        table = Table(title=f"{folder}", title_justify="left")
+        for column in ("cell", "model", "phase", "result", "job", "job state", "reason"):
+            table.add_column(column)
+        order = {"running": 0, "pending": 1, "failed": 2, "done": 3}
+        for row in sorted(rows, key=lambda r: (order.get(r.phase, 4), r.model, r.cell)):
+            table.add_row(
+                row.cell,
+                markup_safe(row.model),
+                f"[{styles.get(row.phase, '')}]{row.phase}[/]",
+                row.status or "—",
+                row.job_id or "—",
+                markup_safe(row.job_state or "—"),
+                markup_safe(row.reason[:100]),
+            )
+        console.print(table)
+        counts = {
+            name: sum(r.phase == name for r in rows) for name in ("done", "failed", "pending", "running")
+        }
+        console.print(", ".join(f"{n} {name}" for name, n in counts.items()), highlight=False)
+    return EXIT_OK
+
+
+def _cluster_args(run: argparse.ArgumentParser) -> None:
+    """`bench run`'s executor options; each may also sit in the suite's `cluster:` block (these win)."""
+    group = run.add_argument_group("executors (bench.cluster; also a suite's cluster: block)")
+    group.add_argument(
+        "--executor",
+        choices=("fork", "local", "slurm"),
+        help="fork: this machine's fork server (default); local: submitit jobs as local processes; "
+        "slurm: a Slurm job array through submitit",
+    )
+    group.add_argument("--slurm-partition", dest="slurm_partition", metavar="NAME", help="Slurm partition")
+    group.add_argument(
+        "--slurm-gpus-per-node", dest="slurm_gpus_per_node", type=_count(0), metavar="N", help="GPUs per job"
+    )
+    group.add_argument(
+        "--slurm-time",
+        dest="slurm_time_min",
+        type=_count(1),
+        metavar="MINUTES",
+        help="time limit per job (default: its cells' timeouts + 5 minutes)",
+    )
+    group.add_argument(
+        "--slurm-account", dest="slurm_account", metavar="NAME", help="Slurm account to charge"
+    )
+    group.add_argument(
+        "--slurm-array-parallelism",
+        dest="slurm_array_parallelism",
+        type=_count(1),
+        metavar="N",
+        help="jobs running at once (local: default 1, so cells do not share this machine)",
+    )
+    group.add_argument(
+        "--cells-per-job", type=_count(1), metavar="N", help="consecutive cells of one model per job"
+    )
+    group.add_argument("--no-wait", action="store_true", help="submit, print the job ids and exit 0 (slurm)")
+    group.add_argument(
+        "--redo-failed",
+        action="store_true",
+        help="submit again the cells whose result is not ok (local, slurm)",
+    )
+
+
+def _count(least: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+
+    return parse
 
 
 def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
@@ -284,7 +435,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results/)")
     run.add_argument("--redo", action="store_true", help="remeasure cells that already have a result")
     run.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    _cluster_args(run)
     run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser(
+        "status",
+        help="done / pending / running / failed cells of a results folder, with their jobs",
+        description="List the cells of results/<suite> (or of every suite under results/): done, failed, "
+        "pending, running, with job ids and states. A job that ended without its cell's result gets "
+        "that failure written (status timeout/oom/error, the job state as the reason) unless a sweep "
+        "holds the folder. Exit status: 0, or 2 when the folder holds no results or jobs.",
+    )
+    status.add_argument("folder", type=Path, help="a suite's results folder (results/SUITE) or results/")
+    status.add_argument("--no-record", action="store_true", help="only look: write no failure results")
+    status.set_defaults(func=cmd_status)
 
     validate = sub.add_parser(
         "validate",

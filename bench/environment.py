@@ -47,6 +47,19 @@ def cpu_info() -> CPUInfo:
     return CPUInfo(model=model or platform.processor() or None, cores=os.cpu_count())
 
 
+def slurm_job_id() -> str | None:
+    """The Slurm job running this process as squeue shows it ("4711_3" for an array task), or None."""
+    array_id, task_id = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array_id and task_id:
+        return f"{array_id}_{task_id}"
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
+def node_name() -> str | None:
+    """Slurm's name for this node where Slurm runs the process, else the host name."""
+    return os.environ.get("SLURMD_NODENAME") or platform.node() or None
+
+
 def collect(device: str, commit: str | None) -> Environment:
     """The environment of a cell, read inside the cell's process (torch is loaded there)."""
     import torch
@@ -76,4 +89,6 @@ def collect(device: str, commit: str | None) -> Environment:
         cpu=cpu_info(),
         host=platform.node() or None,
         platform=platform.platform(),
+        node=node_name(),
+        slurm_job_id=slurm_job_id(),
     )

@@ -223,6 +223,8 @@ class Environment(_Model):
     cpu: CPUInfo | None = None
     host: Name | None = None
     platform: str | None = None
+    node: str | None = None  # the node that ran the cell: Slurm's node name on a cluster, else the host
+    slurm_job_id: str | None = None  # e.g. "4711_3" (array job 4711, task 3); null outside Slurm
 
 
 class Protocol(_Model):

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -152,6 +152,21 @@ class ModelSpec(_Strict):
         return self.family or self.name
 
 
+class ClusterSettings(_Strict):
+    """Where the cells run (`cluster:` in a suite; `bench run`'s options of the same names win).
+
+    bench.cluster reads it; the cells and their ids do not depend on it."""
+
+    executor: Literal["fork", "local", "slurm"] = "fork"
+    slurm_partition: str | None = None
+    slurm_gpus_per_node: int | None = Field(default=None, ge=0)
+    slurm_time_min: int | None = Field(default=None, ge=1)  # per job; default: its cells' timeouts + 5
+    slurm_account: str | None = None
+    slurm_array_parallelism: int | None = Field(default=None, ge=1)  # jobs at once (local: default 1)
+    slurm_setup: list[str] = Field(default_factory=list)  # shell lines before the job, e.g. module load
+    cells_per_job: int = Field(default=1, ge=1)  # consecutive cells of one model share a job
+
+
 class Suite(_Strict):
     name: Name = Field(min_length=1)
     description: str | None = None
@@ -164,6 +179,7 @@ class Suite(_Strict):
     seed: int = 0
     models: list[ModelSpec] = Field(min_length=1)
     settings: SettingsMatrix = Field(default_factory=SettingsMatrix)
+    cluster: ClusterSettings | None = None
 
     @field_validator("device")
     @classmethod
