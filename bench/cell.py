@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import tempfile
+import time
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +20,11 @@ from typing import Any
 import torch
 import transformers  # preloaded once by the fork server
 
-from bench import environment
-from bench.measure import EnergyMeter, Run, clock_for, make_generator, track_memory
-from bench.models import config_dict, load_model, weight_bytes
-from bench.quant import quantize
-from bench.schema import Decode, ErrorInfo, Latency, Metrics, Stats
+from bench import environment, quality
+from bench.measure import EnergyMeter, Run, cache_bytes, clock_for, make_generator, track_memory
+from bench.models import config_dict, load_model, save_random, weight_bytes
+from bench.quant import LIBRARY_METHODS, kernel
+from bench.schema import Decode, ErrorInfo, KVCache, Latency, Metrics, Stats
 from bench.suite import Cell
 
 TEST_CRASH_ENV = "GPUSCAPE_TEST_CRASH"  # a model slug whose cells crash hard (tests only)
@@ -90,34 +93,60 @@ def _summarise(runs: list[Run], cell: Cell, metrics: Metrics) -> None:
 
 
 def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
-    """Load, warm up, time; fills `outcome` as it goes so a failure keeps what was measured."""
+    """Load, warm up, time, then measure quality; fills `outcome` as it goes so a failure keeps
+    what was measured."""
     s = cell.setting
     outcome.environment = environment.collect(s.device, commit).model_dump(mode="json")
     if os.environ.get(TEST_CRASH_ENV) == cell.model.slug:
         os.kill(os.getpid(), signal.SIGSEGV)
+    if s.engine == "vllm":
+        raise NotImplementedError("the vllm engine is not implemented in this version of the bench")
     _limit_address_space(cell.memory_limit_gb if s.device == "cpu" else None)
     torch.manual_seed(cell.seed)
     outcome.model = {"source": cell.model.source}
-    with track_memory(s.device) as memory:
-        outcome.metrics.memory = memory
-        loaded = load_model(cell.model, s.dtype, s.device, Path(cell.base_dir))
-        model = quantize(loaded.model, s.quantization)
-        outcome.model.update(
-            config=config_dict(model), params=loaded.params.model_dump(), weight_bytes=weight_bytes(model)
-        )
-        outcome.metrics.load_s = loaded.load_s
-        vocab = model.get_input_embeddings().num_embeddings
-        gen = torch.Generator().manual_seed(cell.seed)
-        input_ids = torch.randint(3, vocab, (s.batch_size, s.prompt_tokens), generator=gen).to(s.device)
-        generate = make_generator(model, clock_for(s.device))
-        meter = EnergyMeter(s.device)
-        runs: list[Run] = []
-        with meter.track(lambda: sum(r.generated_tokens for r in runs) * s.batch_size) as energy:
-            runs.extend(_timed_runs(generate, input_ids, cell))
-    outcome.metrics.energy = energy
-    _summarise(runs, cell, outcome.metrics)
-    if outcome.metrics.generated_tokens != s.new_tokens:
-        raise RuntimeError(f"generated {outcome.metrics.generated_tokens} tokens, asked for {s.new_tokens}")
+    # A library quantization loads an arch model's random weights from a checkpoint folder,
+    # written before memory is tracked (it stands for a checkpoint on disk).
+    reload = s.quantization in LIBRARY_METHODS and cell.model.arch is not None
+    with tempfile.TemporaryDirectory(prefix="gpuscape-") if reload else nullcontext() as tmp:
+        folder = Path(tmp) if tmp else None
+        if folder is not None:
+            save_random(cell.model, s.dtype, cell.seed, folder)
+        with track_memory(s.device) as memory:
+            outcome.metrics.memory = memory
+            loaded = load_model(
+                cell.model, s.dtype, s.device, Path(cell.base_dir), s.quantization, folder, cell.seed
+            )
+            model = loaded.model
+            outcome.model.update(
+                config=config_dict(model), params=loaded.params.model_dump(), weight_bytes=weight_bytes(model)
+            )
+            outcome.metrics.load_s = loaded.load_s
+            outcome.metrics.kernel = kernel(s.quantization, s.device)  # type: ignore[assignment]
+            vocab = model.get_input_embeddings().num_embeddings
+            gen = torch.Generator().manual_seed(cell.seed)
+            input_ids = torch.randint(3, vocab, (s.batch_size, s.prompt_tokens), generator=gen).to(s.device)
+            clock = clock_for(s.device)
+            generate = make_generator(model, clock, s.engine, s.kv_cache, s.prompt_tokens + s.new_tokens)
+            if s.engine == "compiled":  # compiling is its own figure, never inside a timed run
+                start = time.perf_counter()
+                generate(input_ids, s.new_tokens)
+                clock.settle()
+                outcome.metrics.compile_s = time.perf_counter() - start
+            meter = EnergyMeter(s.device)
+            runs: list[Run] = []
+            with meter.track(lambda: sum(r.generated_tokens for r in runs) * s.batch_size) as energy:
+                runs.extend(_timed_runs(generate, input_ids, cell))
+            outcome.metrics.kv_cache = KVCache(
+                measured_bytes=cache_bytes(generate.cache), positions=int(generate.cache.get_seq_length())
+            )
+        outcome.metrics.energy = energy
+        _summarise(runs, cell, outcome.metrics)
+        if outcome.metrics.generated_tokens != s.new_tokens:
+            raise RuntimeError(f"generated {outcome.metrics.generated_tokens} tokens, asked for {s.new_tokens}")
+        held = [model]
+        del generate, loaded, model
+        # After the memory tracker closed: the float32 reference never counts in the cell's peak.
+        outcome.metrics.quality = quality.measure(cell, held, folder)
 
 
 def child_main(conn, cell: Cell, commit: str | None) -> None:

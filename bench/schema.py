@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 SCHEMA_ID = "gpuscape.result/1"
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
-Status = Literal["ok", "oom", "error", "timeout"]
+Status = Literal["ok", "oom", "error", "timeout", "skipped"]  # skipped: its method is not installed
 Method = Literal["measured", "estimated"]
 NonNegative = Field(ge=0)
 
@@ -89,6 +89,8 @@ class Setting(_Model):
     device: str  # "cpu", "cuda", "cuda:1"; for estimates the catalog's hardware id
     dtype: str
     quantization: str | None = None
+    engine: str = "eager"  # eager | static | compiled | vllm (bench.methods); older files: eager
+    kv_cache: str = "model"  # model | fp8 | int4 | int2: the KV cache's storage; older files: model
     batch_size: int = Field(ge=1)
     prompt_tokens: int = Field(ge=1)
     new_tokens: int = Field(ge=1)
@@ -136,8 +138,33 @@ class Roofline(_Model):
     limit: Literal["memory", "compute"] | None = None  # the term that binds the decode step
 
 
+class KVCache(_Model):
+    """The KV cache after the last timed run: bytes its tensors held, beside the roofline's count."""
+
+    measured_bytes: int | None = Field(default=None, ge=0)  # summed over the cache object's tensors
+    estimated_bytes: int | None = Field(default=None, ge=0)  # bench.roofline at the same positions
+    positions: int | None = Field(default=None, ge=0)  # per sequence, when it was measured
+    reason: str | None = None
+
+
+class Quality(_Model):
+    """How far a cell moves the model's next-token distributions from the same weights at float32
+    with nothing quantized, on a fixed seeded token stream (teacher-forced through the cell's cache)."""
+
+    kl_mean: float | None = Field(default=None, ge=0)  # nats per token, KL(reference || cell)
+    kl_p99: float | None = Field(default=None, ge=0)
+    top1_agreement: float | None = Field(default=None, ge=0, le=1)  # share of equal argmax tokens
+    perplexity: float | None = Field(default=None, ge=1)  # real checkpoints, on a shipped text
+    perplexity_text: str | None = None  # which text, for the reader
+    tokens: int | None = Field(default=None, ge=0)  # positions compared
+    reference: str | None = None  # what the cell was compared with
+    reason: str | None = None  # why a figure is missing
+
+
 class Metrics(_Model):
     load_s: float | None = Field(default=None, ge=0)
+    compile_s: float | None = Field(default=None, ge=0)  # engine compiled: the first, untimed generation
+    kernel: Literal["reference"] | None = None  # a reference kernel: its speed is not representative
     generated_tokens: int | None = Field(default=None, ge=0)  # per sequence, checked == new_tokens
     prefill: Latency = Field(default_factory=Latency)
     decode: Decode = Field(default_factory=Decode)
@@ -145,6 +172,8 @@ class Metrics(_Model):
     memory: Memory = Field(default_factory=Memory)
     energy: Energy = Field(default_factory=Energy)
     roofline: Roofline = Field(default_factory=Roofline)
+    kv_cache: KVCache | None = None
+    quality: Quality | None = None
 
 
 class ErrorInfo(_Model):

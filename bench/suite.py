@@ -17,11 +17,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench import methods
+from bench.methods import ENGINES, KV_CACHES, QUANTIZATIONS
 from bench.schema import Protocol, Setting, slugify
 
 DTYPES = ("float32", "float16", "bfloat16")
-# "int8": weight-only int8 (per-channel scales) through torch's int8 matmul kernels.
-QUANTIZATIONS = ("none", "int8")
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 
 
@@ -47,11 +47,15 @@ class SettingsMatrix(_Strict):
 
     dtype: list[str] = Field(default_factory=lambda: ["float32"])
     quantization: list[str] = Field(default_factory=lambda: ["none"])
+    engine: list[str] = Field(default_factory=lambda: [methods.DEFAULT_ENGINE])
+    kv_cache: list[str] = Field(default_factory=lambda: [methods.DEFAULT_KV_CACHE])
     batch_size: list[int] = Field(default_factory=lambda: [1])
     prompt_tokens: list[int] = Field(default_factory=lambda: [128])
     new_tokens: list[int] = Field(default_factory=lambda: [32])
 
-    @field_validator("dtype", "quantization", "batch_size", "prompt_tokens", "new_tokens", mode="before")
+    @field_validator(
+        "dtype", "quantization", "engine", "kv_cache", "batch_size", "prompt_tokens", "new_tokens", mode="before"
+    )
     @classmethod
     def _scalar_to_list(cls, v: Any) -> Any:
         return v if isinstance(v, list) else [v]
@@ -78,6 +82,22 @@ class SettingsMatrix(_Strict):
                 raise ValueError(f"unknown quantization {v!r}; use one of {', '.join(QUANTIZATIONS)}")
         return values
 
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, values: list[str] | None) -> list[str] | None:
+        for v in values or []:
+            if v not in ENGINES:
+                raise ValueError(f"unknown engine {v!r}; use one of {', '.join(ENGINES)}")
+        return values
+
+    @field_validator("kv_cache")
+    @classmethod
+    def _known_kv_cache(cls, values: list[str] | None) -> list[str] | None:
+        for v in values or []:
+            if v not in KV_CACHES:
+                raise ValueError(f"unknown kv_cache {v!r}; use one of {', '.join(KV_CACHES)}")
+        return values
+
     @field_validator("batch_size", "prompt_tokens", "new_tokens")
     @classmethod
     def _positive(cls, values: list[int]) -> list[int]:
@@ -89,6 +109,8 @@ class PartialSettings(SettingsMatrix):
 
     dtype: list[str] | None = None  # type: ignore[assignment]
     quantization: list[str] | None = None  # type: ignore[assignment]
+    engine: list[str] | None = None  # type: ignore[assignment]
+    kv_cache: list[str] | None = None  # type: ignore[assignment]
     batch_size: list[int] | None = None  # type: ignore[assignment]
     prompt_tokens: list[int] | None = None  # type: ignore[assignment]
     new_tokens: list[int] | None = None  # type: ignore[assignment]
@@ -162,6 +184,9 @@ class Suite(_Strict):
         return slugify(self.name)
 
 
+DEFAULT_SETTING = {"engine": methods.DEFAULT_ENGINE, "kv_cache": methods.DEFAULT_KV_CACHE}
+
+
 @dataclass(frozen=True)
 class Cell:
     """One point of the matrix: a model at one setting. Its id hashes everything that shapes it."""
@@ -179,7 +204,12 @@ class Cell:
         spec = {
             "suite": self.suite,
             "model": self.model.model_dump(mode="json", exclude={"optional", "settings"}),
-            "setting": self.setting.model_dump(mode="json"),
+            # The engine and KV cache join the id only where not the default, so ids of cells
+            # measured before these settings existed stay the same.
+            "setting": self.setting.model_dump(
+                mode="json",
+                exclude={k for k, v in DEFAULT_SETTING.items() if getattr(self.setting, k) == v},
+            ),
             "protocol": self.protocol.model_dump(mode="json"),
             "memory_limit_gb": self.memory_limit_gb,
             "seed": self.seed,
@@ -191,7 +221,11 @@ class Cell:
     def label(self) -> str:
         s = self.setting
         quant = f" {s.quantization}" if s.quantization else ""
-        return f"{self.model.name} · {s.dtype}{quant} · b{s.batch_size} p{s.prompt_tokens} n{s.new_tokens}"
+        engine = f" · {s.engine}" if s.engine != methods.DEFAULT_ENGINE else ""
+        kv = f" · KV {s.kv_cache}" if s.kv_cache != methods.DEFAULT_KV_CACHE else ""
+        return (
+            f"{self.model.name} · {s.dtype}{quant}{engine}{kv} · b{s.batch_size} p{s.prompt_tokens} n{s.new_tokens}"
+        )
 
 
 @dataclass
@@ -202,6 +236,7 @@ class Plan:
     path: Path
     cells: list[Cell]
     skipped: list[tuple[str, str]]
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # combinations that cannot run together
 
 
 # --------------------------------------------------------------------------- loading
@@ -350,22 +385,33 @@ def expand(suite: Suite, path: Path, device: str, skipped: list[tuple[str, str]]
         timeout_s=suite.timeout_s,
     )
     cells = []
+    dropped: list[tuple[str, str]] = []  # matrix points that cannot run together, with the reason
     for model in suite.models:
         if model.name in skipped_names:
             continue
         own = model.settings.model_dump(exclude_none=True) if model.settings else {}
         matrix = {**suite.settings.model_dump(), **own}
-        for dtype, quant, batch, prompt, new in itertools.product(
+        for dtype, quant, engine, kv, batch, prompt, new in itertools.product(
             matrix["dtype"],
             matrix["quantization"],
+            matrix.get("engine") or [methods.DEFAULT_ENGINE],
+            matrix.get("kv_cache") or [methods.DEFAULT_KV_CACHE],
             matrix["batch_size"],
             matrix["prompt_tokens"],
             matrix["new_tokens"],
         ):
+            why = methods.incompatible(engine, quant, kv)
+            if why:
+                dropped.append((f"{model.name} · {quant} · {engine} · KV {kv}", why))
+                continue
+            if quant == "qoq":
+                kv = methods.QOQ_KV_CACHE
             setting = Setting(
                 device=device,
                 dtype=dtype,
                 quantization=None if quant == "none" else quant,
+                engine=engine,
+                kv_cache=kv,
                 batch_size=batch,
                 prompt_tokens=prompt,
                 new_tokens=new,
@@ -381,7 +427,7 @@ def expand(suite: Suite, path: Path, device: str, skipped: list[tuple[str, str]]
                     base_dir=str(path.parent.resolve()),
                 )
             )
-    return Plan(suite=suite, path=path, cells=cells, skipped=skipped)
+    return Plan(suite=suite, path=path, cells=cells, skipped=skipped, dropped=list(dict.fromkeys(dropped)))
 
 
 def plan(path: str | Path, device: str | None = None) -> Plan:
