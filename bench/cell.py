@@ -9,10 +9,8 @@ from __future__ import annotations
 import os
 import resource
 import signal
-import tempfile
 import time
 import traceback
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,8 @@ import transformers  # preloaded once by the fork server
 
 from bench import environment, quality
 from bench.measure import EnergyMeter, Run, cache_bytes, clock_for, make_generator, track_memory
-from bench.models import config_dict, load_model, save_random, weight_bytes
-from bench.quant import LIBRARY_METHODS, kernel
+from bench.models import config_dict, load_model, random_checkpoint, weight_bytes
+from bench.quant import kernel
 from bench.schema import Decode, ErrorInfo, KVCache, Latency, Metrics, Stats
 from bench.suite import Cell
 
@@ -106,11 +104,7 @@ def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
     outcome.model = {"source": cell.model.source}
     # A library quantization loads an arch model's random weights from a checkpoint folder,
     # written before memory is tracked (it stands for a checkpoint on disk).
-    reload = s.quantization in LIBRARY_METHODS and cell.model.arch is not None
-    with tempfile.TemporaryDirectory(prefix="gpuscape-") if reload else nullcontext() as tmp:
-        folder = Path(tmp) if tmp else None
-        if folder is not None:
-            save_random(cell.model, s.dtype, cell.seed, folder)
+    with random_checkpoint(cell.model, s.dtype, cell.seed, s.quantization) as folder:
         with track_memory(s.device) as memory:
             outcome.metrics.memory = memory
             loaded = load_model(
@@ -142,7 +136,9 @@ def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
         outcome.metrics.energy = energy
         _summarise(runs, cell, outcome.metrics)
         if outcome.metrics.generated_tokens != s.new_tokens:
-            raise RuntimeError(f"generated {outcome.metrics.generated_tokens} tokens, asked for {s.new_tokens}")
+            raise RuntimeError(
+                f"generated {outcome.metrics.generated_tokens} tokens, asked for {s.new_tokens}"
+            )
         held = [model]
         del generate, loaded, model
         # After the memory tracker closed: the float32 reference never counts in the cell's peak.

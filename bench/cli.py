@@ -19,7 +19,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bench import estimate, runner
+from bench import estimate, methods, runner
+from bench.environment import git_commit
 from bench.schema import SCHEMA_FILE, json_schema_text
 from bench.suite import SuiteError, default_suite_path, plan
 
@@ -34,6 +35,31 @@ def _suite_arg(parser: argparse.ArgumentParser) -> None:
         help="suite YAML file (default: suites/gpu-reference.yaml with a GPU, else suites/cpu-small.yaml)",
     )
     parser.add_argument("--device", help="override the suite's device: cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--skip-unavailable",
+        action="store_true",
+        help="cells whose engine or quantization library is not installed: skip them (run records "
+        "them as skipped with the reason) instead of refusing the suite",
+    )
+
+
+def _refuse_unavailable(p, args: argparse.Namespace, console: Console) -> list | None:
+    """None when every cell's method is installed or --skip-unavailable; else prints the one line
+    naming the first such cell, its method and the install command, and returns []."""
+    refused = methods.refusals(p.cells)
+    for label, reason in p.dropped:
+        console.print(f"  not a cell: {label}: {reason}", highlight=False, markup=False)
+    if not refused:
+        return None
+    if not args.skip_unavailable:
+        more = (
+            f" (and {len(refused) - 1} more cells; --skip-unavailable skips them)" if len(refused) > 1 else ""
+        )
+        console.print(f"unavailable: {refused[0][1]}{more}", highlight=False, markup=False, soft_wrap=True)
+        return []
+    for _, line in refused:
+        console.print(f"  skipping {line}", highlight=False, markup=False, soft_wrap=True)
+    return refused
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -43,6 +69,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         p = plan(path, args.device)
     except SuiteError as exc:
         console.print(f"[red]invalid suite:[/] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_INVALID
+    if _refuse_unavailable(p, args, console) == []:
         return EXIT_INVALID
     console.print(
         f"{path}: valid; suite '{p.suite.slug}' on {p.cells[0].setting.device if p.cells else args.device or p.suite.device}: "
@@ -107,6 +135,16 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return EXIT_INVALID
     for name, reason in p.skipped:
         console.print(f"skipping {name}: {reason}", highlight=False)
+    refused = _refuse_unavailable(p, args, console)
+    if refused == []:
+        return EXIT_INVALID
+    if refused:  # recorded as skipped, with the reason; never overwrites a measured result
+        commit = git_commit()
+        for cell, line in refused:
+            path_ = runner.result_path(Path(args.out), cell)
+            if runner.existing_result(path_, cell) is None:
+                runner.write_atomic(path_, methods.skipped_result(cell, line, commit).to_json())
+        p.cells = [c for c in p.cells if c.id not in {cell.id for cell, _ in refused}]
     console.print(
         f"suite '{p.suite.slug}' from {path}: {len(p.cells)} cells on {p.cells[0].setting.device if p.cells else '?'}",
         highlight=False,

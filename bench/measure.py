@@ -82,7 +82,11 @@ def forward_kwargs(model: torch.nn.Module) -> tuple[str, bool]:
 
 
 # KV cache storage -> transformers' QuantizedCache backend and bits (fp8 needs no extra package).
-KV_BACKENDS: dict[str, tuple[str, int | None]] = {"fp8": ("fp8", None), "int4": ("quanto", 4), "int2": ("quanto", 2)}
+KV_BACKENDS: dict[str, tuple[str, int | None]] = {
+    "fp8": ("fp8", None),
+    "int4": ("quanto", 4),
+    "int2": ("quanto", 2),
+}
 INDUCTOR_CACHE = Path.home() / ".cache" / "gpuscape" / "inductor"
 
 
@@ -159,7 +163,9 @@ class Generator:
     def prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Start a run: a new cache, the prompt pass; returns the last position's logits."""
         self.cache = self.new_cache(input_ids.shape[0])
-        out = self.model(input_ids=input_ids, use_cache=True, **{self.cache_kw: self.cache}, **self.prefill_extra)
+        out = self.model(
+            input_ids=input_ids, use_cache=True, **{self.cache_kw: self.cache}, **self.prefill_extra
+        )
         return out.logits[:, -1, :]
 
     def step(self, input_ids: torch.Tensor) -> torch.Tensor:
@@ -182,7 +188,9 @@ class Generator:
         clock.settle()
         held = self.cache.get_seq_length()
         if int(held) != input_ids.shape[1] + new_tokens - 1:
-            raise RuntimeError(f"KV cache holds {held} positions, expected {input_ids.shape[1] + new_tokens - 1}")
+            raise RuntimeError(
+                f"KV cache holds {held} positions, expected {input_ids.shape[1] + new_tokens - 1}"
+            )
         return Run(clock.seconds(start, first), clock.seconds(start, last), generated)
 
     @torch.inference_mode()

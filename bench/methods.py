@@ -63,13 +63,17 @@ def missing(engine: str, quantization: str | None, kv_cache: str) -> list[tuple[
     ]
 
 
-def unavailable_line(cell_id: str, label: str, engine: str, quantization: str | None, kv_cache: str) -> str | None:
+def unavailable_line(
+    cell_id: str, label: str, engine: str, quantization: str | None, kv_cache: str
+) -> str | None:
     """The one line that refuses a cell whose method is not installed, or None when it can run."""
     gaps = missing(engine, quantization, kv_cache)
     if not gaps:
         return None
     key, value, req = gaps[0]
-    return f"cell {cell_id} ({label}): {key} {value} needs {req.module}, which is not installed: {req.install}"
+    return (
+        f"cell {cell_id} ({label}): {key} {value} needs {req.module}, which is not installed: {req.install}"
+    )
 
 
 def incompatible(engine: str, quantization: str | None, kv_cache: str) -> str | None:
@@ -91,4 +95,48 @@ def is_baseline(dtype: str, engine: str, quantization: str | None, kv_cache: str
         and engine == DEFAULT_ENGINE
         and quantization in (None, "none")
         and kv_cache == DEFAULT_KV_CACHE
+    )
+
+
+# --------------------------------------------------------------------------- cells of a plan
+
+
+def refusals(cells: list) -> list[tuple[object, str]]:
+    """(cell, the line that refuses it) for each cell of a plan whose method is not installed."""
+    out = []
+    for cell in cells:
+        s = cell.setting
+        line = unavailable_line(cell.id, cell.label, s.engine, s.quantization, s.kv_cache)
+        if line:
+            out.append((cell, line))
+    return out
+
+
+def skipped_result(cell, reason: str, commit: str | None):
+    """The result file of a cell skipped because its method is not installed (--skip-unavailable)."""
+    import os
+    from datetime import datetime, timezone
+
+    from bench import __version__
+    from bench.environment import cpu_info
+    from bench.schema import Environment, ErrorInfo, ModelInfo, Result
+
+    return Result(
+        cell=cell.id,
+        suite=cell.suite,
+        status="skipped",
+        error=ErrorInfo(type="Unavailable", message=reason),
+        model=ModelInfo(
+            name=cell.model.name,
+            slug=cell.model.slug,
+            family=cell.model.display_family,
+            source=cell.model.source,
+        ),
+        setting=cell.setting,
+        protocol=cell.protocol,
+        environment=Environment(
+            gpuscape=__version__, git_commit=commit, cpu=cpu_info(), host=os.uname().nodename
+        ),
+        started_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        duration_s=0.0,
     )

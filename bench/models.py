@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,22 @@ def save_random(spec: ModelSpec, dtype: str, seed: int, folder: Path) -> None:
     model = build_random(spec, dtype, "cpu", seed)
     model.save_pretrained(folder)
     del model
+
+
+@contextmanager
+def random_checkpoint(
+    spec: ModelSpec, dtype: str, seed: int, quantization: str | None
+) -> Iterator[Path | None]:
+    """A temporary checkpoint folder of an arch model's seeded random weights where its
+    quantization loads through from_pretrained (torchao, bitsandbytes); None where none is needed."""
+    from bench.quant import LIBRARY_METHODS
+
+    if quantization not in LIBRARY_METHODS or not spec.arch:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="gpuscape-") as tmp:
+        save_random(spec, dtype, seed, Path(tmp))
+        yield Path(tmp)
 
 
 def load_model(

@@ -35,7 +35,9 @@ def compare(reference: torch.Tensor, logprobs: torch.Tensor) -> tuple[float, flo
     return kl.mean().item(), torch.quantile(kl, 0.99).item(), top1.item()
 
 
-def forced_logprobs(model: torch.nn.Module, cell: Cell, tokens: torch.Tensor, prefix: int, **engine) -> torch.Tensor:
+def forced_logprobs(
+    model: torch.nn.Module, cell: Cell, tokens: torch.Tensor, prefix: int, **engine
+) -> torch.Tensor:
     """Next-token log-probabilities over `tokens` after `prefix`, through an engine and KV cache."""
     s = cell.setting
     generator = make_generator(model, clock_for(s.device), max_positions=tokens.shape[1], **engine)

@@ -127,7 +127,9 @@ class QoQLinear(nn.Module):
         groups = self.group_scales.shape[1]
         q4 = _unpack_uint4(self.qweight, groups * self.group_size).view(self.out_features, groups, -1)
         zero = _unpack_uint4(self.group_zeros, groups)
-        w8 = (q4.to(torch.int16) - zero[..., None].to(torch.int16)) * self.group_scales[..., None].to(torch.int16)
+        w8 = (q4.to(torch.int16) - zero[..., None].to(torch.int16)) * self.group_scales[..., None].to(
+            torch.int16
+        )
         return w8.view(self.out_features, -1)[:, : self.in_features].to(torch.int8)
 
     def dequantized_weight(self) -> torch.Tensor:

@@ -54,7 +54,14 @@ class SettingsMatrix(_Strict):
     new_tokens: list[int] = Field(default_factory=lambda: [32])
 
     @field_validator(
-        "dtype", "quantization", "engine", "kv_cache", "batch_size", "prompt_tokens", "new_tokens", mode="before"
+        "dtype",
+        "quantization",
+        "engine",
+        "kv_cache",
+        "batch_size",
+        "prompt_tokens",
+        "new_tokens",
+        mode="before",
     )
     @classmethod
     def _scalar_to_list(cls, v: Any) -> Any:
@@ -223,9 +230,7 @@ class Cell:
         quant = f" {s.quantization}" if s.quantization else ""
         engine = f" · {s.engine}" if s.engine != methods.DEFAULT_ENGINE else ""
         kv = f" · KV {s.kv_cache}" if s.kv_cache != methods.DEFAULT_KV_CACHE else ""
-        return (
-            f"{self.model.name} · {s.dtype}{quant}{engine}{kv} · b{s.batch_size} p{s.prompt_tokens} n{s.new_tokens}"
-        )
+        return f"{self.model.name} · {s.dtype}{quant}{engine}{kv} · b{s.batch_size} p{s.prompt_tokens} n{s.new_tokens}"
 
 
 @dataclass
