@@ -91,7 +91,7 @@ class EstimatePartialSettings(PartialSettings):
 
 
 class EstimateModelSpec(ModelSpec):
-    settings: EstimatePartialSettings | None = None
+    settings: EstimatePartialSettings | list[EstimatePartialSettings] | None = None  # type: ignore[assignment]
 
 
 class EstimateSuite(Suite):

@@ -492,6 +492,59 @@ METRICS: dict[str, Metric] = {
             scale=100.0,
         ),
         Metric(
+            "quality_kl",
+            "KL divergence from float32",
+            "nats/token",
+            True,
+            "lower",
+            "Mean KL(reference || cell) of the next-token distributions on a fixed seeded token stream "
+            "(32 tokens read as a prompt, then 32 teacher-forced decode steps through the cell's engine "
+            "and KV cache); the reference is the same weights at float32, eager, nothing quantized.",
+            lambda r: r.metrics.quality.kl_mean if r.metrics.quality else None,
+        ),
+        Metric(
+            "top1_agreement",
+            "Top-1 agreement with float32",
+            "%",
+            False,
+            "higher",
+            "Share of the stream's positions where the cell's most likely next token is the float32 "
+            "reference's (random-weight models have flat distributions, so this falls fast there).",
+            lambda r: r.metrics.quality.top1_agreement if r.metrics.quality else None,
+            scale=100.0,
+        ),
+        Metric(
+            "perplexity",
+            "Perplexity",
+            "",
+            True,
+            "lower",
+            "exp(mean negative log-likelihood) of the second half of a shipped public-domain text given "
+            "the first, teacher-forced through the cell's engine and KV cache; real checkpoints only.",
+            lambda r: r.metrics.quality.perplexity if r.metrics.quality else None,
+        ),
+        Metric(
+            "compile_s",
+            "Compile time",
+            "s",
+            True,
+            "lower",
+            "Engine compiled: wall time of the first, untimed generation, in which torch.compile "
+            "traces and compiles the decode step (inductor's cache is kept between cells).",
+            lambda r: r.metrics.compile_s,
+        ),
+        Metric(
+            "kv_cache_bytes",
+            "KV cache held",
+            "GB",
+            True,
+            "lower",
+            "Bytes the KV cache object held after the last timed run (quantized states, scales and "
+            "full-precision residual windows included; a static cache counts every allocated position).",
+            lambda r: r.metrics.kv_cache.measured_bytes if r.metrics.kv_cache else None,
+            scale=GB,
+        ),
+        Metric(
             "batch_size",
             "Batch size",
             "",

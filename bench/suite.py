@@ -136,7 +136,9 @@ class ModelSpec(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)  # overrides of the default config
     trust_remote_code: bool = False
     optional: bool = False  # skip with a note when the checkpoint is not installed
-    settings: PartialSettings | None = None
+    # One override of the suite's matrix, or a list of them: their products' union (a slice such
+    # as "int4 at batch 1 only" beside the full matrix), each cell once.
+    settings: PartialSettings | list[PartialSettings] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -391,11 +393,9 @@ def expand(suite: Suite, path: Path, device: str, skipped: list[tuple[str, str]]
     )
     cells = []
     dropped: list[tuple[str, str]] = []  # matrix points that cannot run together, with the reason
-    for model in suite.models:
+    for model, matrix in _matrices(suite):
         if model.name in skipped_names:
             continue
-        own = model.settings.model_dump(exclude_none=True) if model.settings else {}
-        matrix = {**suite.settings.model_dump(), **own}
         for dtype, quant, engine, kv, batch, prompt, new in itertools.product(
             matrix["dtype"],
             matrix["quantization"],
@@ -421,18 +421,29 @@ def expand(suite: Suite, path: Path, device: str, skipped: list[tuple[str, str]]
                 prompt_tokens=prompt,
                 new_tokens=new,
             )
-            cells.append(
-                Cell(
-                    suite=suite.slug,
-                    model=model,
-                    setting=setting,
-                    protocol=protocol,
-                    memory_limit_gb=suite.memory_limit_gb,
-                    seed=suite.seed,
-                    base_dir=str(path.parent.resolve()),
-                )
+            cell = Cell(
+                suite=suite.slug,
+                model=model,
+                setting=setting,
+                protocol=protocol,
+                memory_limit_gb=suite.memory_limit_gb,
+                seed=suite.seed,
+                base_dir=str(path.parent.resolve()),
             )
+            if cell.id not in {c.id for c in cells}:  # overlapping slices name some cells twice
+                cells.append(cell)
     return Plan(suite=suite, path=path, cells=cells, skipped=skipped, dropped=list(dict.fromkeys(dropped)))
+
+
+def _matrices(suite: Suite) -> list[tuple[ModelSpec, dict[str, Any]]]:
+    """(model, matrix) pairs: the suite's matrix under each of the model's overrides, in order."""
+    out = []
+    for model in suite.models:
+        overrides = model.settings if isinstance(model.settings, list) else [model.settings]
+        for own in overrides:
+            mine = own.model_dump(exclude_none=True) if own is not None else {}
+            out.append((model, {**suite.settings.model_dump(), **mine}))
+    return out
 
 
 def plan(path: str | Path, device: str | None = None) -> Plan:
