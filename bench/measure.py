@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from bench.nvml import device_handle
 from bench.schema import Energy, Memory
 
 # --------------------------------------------------------------------------- clocks
@@ -283,22 +284,6 @@ class RSSTracker:
 # --------------------------------------------------------------------------- NVML
 
 
-def nvml_handle(device: str) -> tuple[Any, Any]:
-    """(pynvml module, handle) of the torch device; raises pynvml.NVMLError without a GPU."""
-    import pynvml
-
-    pynvml.nvmlInit()
-    index = torch.device(device).index or 0
-    bus_id = (
-        getattr(torch.cuda.get_device_properties(index), "pci_bus_id", None)
-        if torch.cuda.is_available()
-        else None
-    )
-    if bus_id:
-        return pynvml, pynvml.nvmlDeviceGetHandleByPciBusId(bus_id)
-    return pynvml, pynvml.nvmlDeviceGetHandleByIndex(index)
-
-
 @dataclass
 class NVMLSampler:
     """Samples this process's and the whole device's used memory in a sleeping thread."""
@@ -313,7 +298,7 @@ class NVMLSampler:
 
     def start(self) -> None:
         try:
-            self._nvml, self._handle = nvml_handle(self.device)
+            self._nvml, self._handle = device_handle(self.device)
         except Exception as exc:  # pynvml.NVMLError and friends: record, never fail the cell
             self.reason = f"NVML unavailable: {exc}"
             return
@@ -404,7 +389,7 @@ class EnergyMeter:
     def _setup(self) -> None:
         if self.device.startswith("cuda"):
             try:
-                nvml, handle = nvml_handle(self.device)
+                nvml, handle = device_handle(self.device)
                 nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
             except Exception as exc:
                 self.reason = f"NVML energy counter unavailable: {exc}"

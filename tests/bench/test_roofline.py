@@ -78,6 +78,105 @@ def setting(batch=1, prompt=128, new=32, dtype="bfloat16", quant=None, device="h
 # --------------------------------------------------------------------------- hand checks
 
 
+def _meta_count(arch: str, dims: dict):
+    from bench.models import count_params
+
+    with torch.device("meta"):
+        return count_params(AutoModelForCausalLM.from_config(AutoConfig.for_model(arch, **dims)))
+
+
+GPT_OSS_20B = dict(
+    hidden_size=2880,
+    intermediate_size=2880,
+    num_hidden_layers=24,
+    num_attention_heads=64,
+    num_key_value_heads=8,
+    head_dim=64,
+    num_local_experts=32,
+    num_experts_per_tok=4,
+    vocab_size=201088,
+    sliding_window=128,
+    tie_word_embeddings=False,
+)
+DEEPSEEK_V2_LITE = dict(
+    hidden_size=2048,
+    intermediate_size=10944,
+    moe_intermediate_size=1408,
+    num_hidden_layers=27,
+    num_attention_heads=16,
+    num_key_value_heads=16,
+    n_shared_experts=2,
+    n_routed_experts=64,
+    num_experts_per_tok=6,
+    first_k_dense_replace=1,
+    kv_lora_rank=512,
+    q_lora_rank=None,
+    qk_rope_head_dim=64,
+    qk_nope_head_dim=128,
+    v_head_dim=128,
+    vocab_size=102400,
+    tie_word_embeddings=False,
+)
+
+
+def test_gpt_oss_20b_parameters_and_kv_by_hand():
+    """openai/gpt-oss-20b's published config: 24 layers, 32 experts (top 4), alternating sliding
+    (128) and full attention, biases everywhere, attention sinks; published as 21B / 3.6B active."""
+    h, heads, kv_heads, d, experts, v = 2880, 64, 8, 64, 32, 201088
+    q = h * heads * d + heads * d  # with bias
+    k = v_ = h * kv_heads * d + kv_heads * d
+    o = heads * d * h + h
+    sinks = heads
+    router = h * experts + experts
+    gate_up = experts * (h * 2 * 2880 + 2 * 2880)  # fused gate and up projection, with biases
+    down = experts * (2880 * h + h)
+    layer = q + k + v_ + o + sinks + router + gate_up + down + 2 * h  # two RMSNorms
+    total = 24 * layer + 2 * v * h + h  # untied embedding and head, final norm
+    assert total == 20_914_757_184
+    routed = 24 * (gate_up + down)
+    active = total - routed + routed * 4 // experts
+    assert active == 4_187_440_704  # 3.6B without the 0.58B input embedding, as published
+    params = _meta_count("gpt_oss", GPT_OSS_20B)
+    assert (params.total, params.active) == (total, active)
+    # KV per position at bf16: 12 full layers keep every position, 12 sliding layers at most 128
+    shape = shape_of("gpt_oss", GPT_OSS_20B)
+    per_layer = 2 * kv_heads * d * 2  # K and V, bf16
+    for positions in (100, 4096):
+        expected = 12 * per_layer * positions + 12 * per_layer * min(positions, 128)
+        assert kv_cache_bytes(shape, SCHEMES["none"], "bfloat16", 1, positions) == expected
+
+
+def test_deepseek_v2_lite_parameters_and_latent_kv_by_hand():
+    """deepseek-ai/DeepSeek-V2-Lite: multi-head latent attention (no q compression), 1 dense layer,
+    then 26 MoE layers of 64 routed (top 6) + 2 shared experts; published as 15.7B / 2.4B active.
+    Its KV cache is the compressed latent: kv_lora_rank + qk_rope_head_dim values per position and
+    layer, not heads x head_dim keys and values."""
+    h, heads, rank, rope, nope, v_dim, vocab = 2048, 16, 512, 64, 128, 128, 102400
+    attn = (
+        h * heads * (nope + rope)  # q_proj
+        + h * (rank + rope)  # kv_a_proj_with_mqa
+        + rank  # kv_a_layernorm
+        + rank * heads * (nope + v_dim)  # kv_b_proj
+        + heads * v_dim * h  # o_proj
+    )
+    dense = attn + 3 * h * 10944 + 2 * h
+    expert = 3 * h * 1408
+    moe = attn + 64 * expert + 3 * h * (2 * 1408) + 64 * h + 2 * h  # routed, shared, router, norms
+    total = dense + 26 * moe + 2 * vocab * h + h
+    assert total == 15_706_484_224
+    routed = 26 * 64 * expert
+    active = total - routed + routed * 6 // 64
+    assert active == 2_661_150_208  # 2.4B without the 0.2B input embedding, as published
+    params = _meta_count("deepseek_v2", DEEPSEEK_V2_LITE)
+    assert (params.total, params.active) == (total, active)
+    shape = shape_of("deepseek_v2", DEEPSEEK_V2_LITE)
+    assert kv_cache_bytes(shape, SCHEMES["none"], "bfloat16", 2, 1000) == 2 * 1000 * 27 * (rank + rope) * 2
+    # 4-bit KV (qoq's) stores 4 bits per latent value plus a 16-bit scale and zero per position
+    assert (
+        kv_cache_bytes(shape, SCHEMES["qoq"], "bfloat16", 1, 1000) == 1000 * 27 * ((rank + rope) * 4 + 32) / 8
+    )
+
+
 def test_llama3_8b_parameters_bytes_and_the_h100_bound_by_hand():
     h, i, layers, v = 4096, 14336, 32, 128256
     kv_dim = 8 * 128  # 8 KV heads of 128
