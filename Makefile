@@ -67,6 +67,7 @@ deploy: report
 
 perf: setup chromium
 	$(BIN)/python -m bench.perf
+	$(BIN)/python -m perf.engines
 	$(BIN)/python -m report.perf
 	$(BIN)/python -m report.slides_perf
 

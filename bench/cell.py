@@ -22,7 +22,7 @@ from bench import environment, quality
 from bench.measure import EnergyMeter, Run, cache_bytes, clock_for, make_generator, track_memory
 from bench.models import config_dict, load_model, random_checkpoint, weight_bytes
 from bench.quant import kernel
-from bench.schema import Decode, ErrorInfo, KVCache, Latency, Metrics, Stats
+from bench.schema import Decode, ErrorInfo, KVCache, Latency, Metrics, Quality, Stats
 from bench.suite import Cell
 
 TEST_CRASH_ENV = "GPUSCAPE_TEST_CRASH"  # a model slug whose cells crash hard (tests only)
@@ -104,7 +104,7 @@ def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
     outcome.model = {"source": cell.model.source}
     # A library quantization loads an arch model's random weights from a checkpoint folder,
     # written before memory is tracked (it stands for a checkpoint on disk).
-    with random_checkpoint(cell.model, s.dtype, cell.seed, s.quantization) as folder:
+    with random_checkpoint(cell.model, s.dtype, cell.seed, s.quantization, Path(cell.base_dir)) as folder:
         with track_memory(s.device) as memory:
             outcome.metrics.memory = memory
             loaded = load_model(
@@ -142,7 +142,14 @@ def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
         held = [model]
         del generate, loaded, model
         # After the memory tracker closed: the float32 reference never counts in the cell's peak.
-        outcome.metrics.quality = quality.measure(cell, held, folder)
+        try:
+            outcome.metrics.quality = quality.measure(cell, held, folder)
+        except Exception as exc:  # speed and memory stay measured; the quality block says why not
+            if classify(exc) == "oom":
+                raise
+            outcome.metrics.quality = Quality(
+                reason=f"quality not measured: {type(exc).__name__}: {exc}"[:500]
+            )
 
 
 def child_main(conn, cell: Cell, commit: str | None) -> None:

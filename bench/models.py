@@ -57,17 +57,22 @@ def save_random(spec: ModelSpec, dtype: str, seed: int, folder: Path) -> None:
 
 @contextmanager
 def random_checkpoint(
-    spec: ModelSpec, dtype: str, seed: int, quantization: str | None
+    spec: ModelSpec, dtype: str, seed: int, quantization: str | None, base_dir: Path = Path(".")
 ) -> Iterator[Path | None]:
-    """A temporary checkpoint folder of an arch model's seeded random weights where its
-    quantization loads through from_pretrained (torchao, bitsandbytes); None where none is needed."""
+    """A temporary checkpoint folder that a library quantization (torchao, bitsandbytes) can load
+    through from_pretrained: an arch model's seeded random weights, or a GGUF checkpoint
+    dequantized at the dtype (transformers will not quantize while reading GGUF); None where the
+    model loads as it is."""
     from bench.quant import LIBRARY_METHODS
 
-    if quantization not in LIBRARY_METHODS or not spec.arch:
+    if quantization not in LIBRARY_METHODS or not (spec.arch or spec.gguf_file):
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="gpuscape-") as tmp:
-        save_random(spec, dtype, seed, Path(tmp))
+        if spec.arch:
+            save_random(spec, dtype, seed, Path(tmp))
+        else:
+            load_model(spec, dtype, "cpu", base_dir).model.save_pretrained(tmp)
         yield Path(tmp)
 
 
@@ -89,7 +94,9 @@ def load_model(
     library = quantization in LIBRARY_METHODS
     if spec.arch and folder is None:
         if library:
-            raise ValueError(f"quantization {quantization} of an arch model loads from save_random's folder")
+            raise ValueError(
+                f"quantization {quantization} of an arch model loads from random_checkpoint's folder"
+            )
         model = build_random(spec, dtype, device, seed)
     else:
         kwargs: dict[str, Any] = {"dtype": torch_dtype, "trust_remote_code": spec.trust_remote_code}

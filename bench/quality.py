@@ -55,9 +55,15 @@ def text_ids(cell: Cell) -> torch.Tensor | None:
         return None
     source = spec.hub or resolve_folder(spec, Path(cell.base_dir))
     kwargs = {"gguf_file": spec.gguf_file} if spec.gguf_file else {}
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=spec.trust_remote_code, **kwargs)
-    ids = tokenizer(TEXT_FILE.read_text(), return_tensors="pt").input_ids[:, :TEXT_TOKENS]
-    return ids
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=spec.trust_remote_code, **kwargs)
+    except (OSError, ValueError) as exc:  # a checkpoint without a (loadable) tokenizer
+        raise NoTokenizer(f"no tokenizer: {str(exc).splitlines()[0][:200]}") from None
+    return tokenizer(TEXT_FILE.read_text(), return_tensors="pt").input_ids[:, :TEXT_TOKENS]
+
+
+class NoTokenizer(Exception):
+    """The checkpoint has no tokenizer to read the text with: perplexity stays null."""
 
 
 def perplexity(logprobs: torch.Tensor, targets: torch.Tensor) -> float:
@@ -90,12 +96,15 @@ def measure(cell: Cell, held: list[torch.nn.Module], folder: Path | None) -> Qua
         tokens=STREAM_TOKENS - STREAM_PREFIX,
     )
     tokens = stream(model.get_input_embeddings().num_embeddings, cell.seed)
-    text = text_ids(cell)
+    try:
+        text = text_ids(cell)
+    except NoTokenizer as exc:
+        text, result.reason = None, f"perplexity: {exc}"
     if text is not None and text.shape[1] > 2:
         half = text.shape[1] // 2
         result.perplexity = perplexity(forced_logprobs(model, cell, text, half, **engine), text[0, half:])
         result.perplexity_text = TEXT_NAME
-    elif text is None:
+    elif text is None and result.reason is None:
         result.reason = "random weights: perplexity needs a real checkpoint"
     if methods.is_baseline(s.dtype, s.engine, s.quantization, s.kv_cache):
         result.reason = "the baseline itself: KL and agreement are measured against it" + (
