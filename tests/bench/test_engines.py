@@ -98,3 +98,61 @@ def test_an_uninstalled_method_is_refused_in_one_line_or_skipped(write_suite, tm
     result = Result.model_validate(json.loads(files[0].read_text()))
     assert result.status == "skipped" and "bitsandbytes" in result.error.message
     assert result.setting.quantization == "nf4"
+
+
+def test_a_sweep_records_engine_kv_kernel_compile_time_and_quality(write_suite, tmp_path):
+    """Three cells through the real sweep (one process each): compiled, fp8 KV, and qoq."""
+    from bench import runner
+    from bench.suite import plan
+
+    model = {"name": "Llama tiny", "family": "Llama", "arch": "llama", "config": TINY_LLAMA}
+    data = tiny_suite("eng", [model], warmup=1, repeats=2, timeout_s=600)  # compiling, on a busy machine
+    data["models"][0]["settings"] = [
+        {"engine": ["compiled"]},
+        {"kv_cache": ["fp8"]},
+        {"quantization": ["qoq"]} if methods.installed("optimum.quanto") else {"kv_cache": ["fp8"]},
+    ]
+    data["settings"].update(batch_size=[1], dtype=["bfloat16"])
+    reports = runner.sweep(plan(write_suite(data)), tmp_path / "results")
+    by = {
+        (r.result.setting.engine, r.result.setting.quantization, r.result.setting.kv_cache): r.result
+        for r in reports
+    }
+    for result in by.values():
+        assert result.status == "ok", result.error
+        q = result.metrics.quality
+        assert q.kl_mean is not None and q.kl_mean >= 0 and 0 <= q.top1_agreement <= 1
+        kv = result.metrics.kv_cache
+        assert kv.measured_bytes > 0 and kv.estimated_bytes > 0 and kv.positions == 16 + 8 - 1
+    compiled = by[("compiled", None, "model")]
+    assert compiled.metrics.compile_s > 0 and compiled.metrics.kernel is None
+    fp8 = by[("eager", None, "fp8")]
+    # fp8 holds one byte per cached value (plus a scale per tensor): as the roofline counts it
+    assert fp8.metrics.kv_cache.measured_bytes == pytest.approx(
+        fp8.metrics.kv_cache.estimated_bytes, rel=0.01
+    )
+    if ("eager", "qoq", "int4") in by:
+        assert by[("eager", "qoq", "int4")].metrics.kernel == "reference"
+
+
+def test_result_files_from_before_engines_still_load_as_eager():
+    from bench.schema import Environment, ModelInfo, Setting
+
+    new = Result(
+        cell="0123456789",
+        suite="t",
+        status="ok",
+        model=ModelInfo(name="m", slug="m", family="f", source="arch:llama"),
+        setting=Setting(device="cpu", dtype="float32", batch_size=1, prompt_tokens=8, new_tokens=4),
+        environment=Environment(gpuscape="0.1.0"),
+        started_at="2026-01-01T00:00:00Z",
+        duration_s=1.0,
+    )
+    old = json.loads(new.to_json())
+    for key in ("engine", "kv_cache"):
+        old["setting"].pop(key)
+    for key in ("kv_cache", "quality", "compile_s", "kernel"):
+        old["metrics"].pop(key)
+    result = Result.model_validate(old)
+    assert (result.setting.engine, result.setting.kv_cache) == ("eager", "model")
+    assert result.metrics.quality is None and result.metrics.kernel is None
