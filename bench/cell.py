@@ -98,7 +98,7 @@ def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
     if os.environ.get(TEST_CRASH_ENV) == cell.model.slug:
         os.kill(os.getpid(), signal.SIGSEGV)
     if s.engine == "vllm":
-        raise NotImplementedError("the vllm engine is not implemented in this version of the bench")
+        return _measure_vllm(cell, outcome)
     _limit_address_space(cell.memory_limit_gb if s.device == "cpu" else None)
     torch.manual_seed(cell.seed)
     outcome.model = {"source": cell.model.source}
@@ -150,6 +150,37 @@ def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
             outcome.metrics.quality = Quality(
                 reason=f"quality not measured: {type(exc).__name__}: {exc}"[:500]
             )
+
+
+def _measure_vllm(cell: Cell, outcome: Outcome) -> None:
+    """The vllm engine: vLLM owns the weights and the KV cache (in its own worker process), so
+    weight bytes, KV bytes and quality stay null with the reason; speed is timed from outside."""
+    from bench.models import count_params, text_config
+    from bench.roofline import config_from_dict
+    from bench.vllm_engine import VLLMGenerator
+
+    s = cell.setting
+    outcome.model = {"source": cell.model.source}
+    with track_memory(s.device) as memory:
+        outcome.metrics.memory = memory
+        generate = VLLMGenerator(cell)
+        outcome.metrics.load_s = generate.load_s
+        config = generate.llm.llm_engine.model_config.hf_config
+        with torch.device("meta"):
+            meta = transformers.AutoModelForCausalLM.from_config(config_from_dict(config.to_dict()))
+        outcome.model.update(config=config_dict(meta), params=count_params(meta).model_dump())
+        vocab = text_config(config).vocab_size
+        gen = torch.Generator().manual_seed(cell.seed)
+        input_ids = torch.randint(3, vocab, (s.batch_size, s.prompt_tokens), generator=gen)
+        meter = EnergyMeter(s.device)
+        runs: list[Run] = []
+        with meter.track(lambda: sum(r.generated_tokens for r in runs) * s.batch_size) as energy:
+            runs.extend(_timed_runs(generate, input_ids, cell))
+    memory.reason = "vllm: its worker process holds the model; this process's figures exclude it"
+    outcome.metrics.energy = energy
+    outcome.metrics.kv_cache = KVCache(reason="vllm manages its own paged KV cache")
+    outcome.metrics.quality = Quality(reason="vllm: quality is measured on the transformers engines")
+    _summarise(runs, cell, outcome.metrics)
 
 
 def child_main(conn, cell: Cell, commit: str | None) -> None:
