@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.schema import Result
+    from bench.suite import Cell
 
 ENGINES = ("eager", "static", "compiled", "vllm")
 # none | int8 (torchao weight-only, per-channel) | int4 (torchao, groups of 128) | nf4 (bitsandbytes)
@@ -101,7 +106,7 @@ def is_baseline(dtype: str, engine: str, quantization: str | None, kv_cache: str
 # --------------------------------------------------------------------------- cells of a plan
 
 
-def refusals(cells: list) -> list[tuple[object, str]]:
+def refusals(cells: list[Cell]) -> list[tuple[Cell, str]]:
     """(cell, the line that refuses it) for each cell of a plan whose method is not installed."""
     out = []
     for cell in cells:
@@ -112,7 +117,7 @@ def refusals(cells: list) -> list[tuple[object, str]]:
     return out
 
 
-def skipped_result(cell, reason: str, commit: str | None):
+def skipped_result(cell: Cell, reason: str, commit: str | None) -> Result:
     """The result file of a cell skipped because its method is not installed (--skip-unavailable)."""
     import os
     from datetime import datetime, timezone
