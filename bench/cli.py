@@ -22,7 +22,7 @@ from rich.table import Table
 from bench import estimate, methods, runner
 from bench.environment import git_commit
 from bench.schema import SCHEMA_FILE, json_schema_text
-from bench.suite import SuiteError, default_suite_path, plan
+from bench.suite import Plan, SuiteError, default_suite_path, plan
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3
 
@@ -43,7 +43,7 @@ def _suite_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _refuse_unavailable(p, args: argparse.Namespace, console: Console) -> list | None:
+def _refuse_unavailable(p: Plan, args: argparse.Namespace, console: Console) -> list | None:
     """None when every cell's method is installed or --skip-unavailable; else prints the one line
     naming the first such cell, its method and the install command, and returns []."""
     refused = methods.refusals(p.cells)
