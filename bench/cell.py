@@ -11,6 +11,7 @@ import os
 import resource
 import signal
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,11 @@ from typing import Any
 import torch
 import transformers  # preloaded once by the fork server
 
-from bench import environment
-from bench.measure import EnergyMeter, Run, clock_for, make_generator, track_memory
-from bench.models import config_dict, load_model, weight_bytes
-from bench.quant import quantize
-from bench.schema import Decode, ErrorInfo, Latency, Metrics, Stats
+from bench import environment, quality
+from bench.measure import EnergyMeter, Run, cache_bytes, clock_for, make_generator, track_memory
+from bench.models import config_dict, load_model, random_checkpoint, weight_bytes
+from bench.quant import kernel
+from bench.schema import Decode, ErrorInfo, KVCache, Latency, Metrics, Quality, Stats
 from bench.suite import Cell
 
 TEST_CRASH_ENV = "GPUSCAPE_TEST_CRASH"  # a model slug whose cells crash hard (tests only)
@@ -92,34 +93,96 @@ def _summarise(runs: list[Run], cell: Cell, metrics: Metrics) -> None:
 
 
 def measure(cell: Cell, outcome: Outcome, commit: str | None) -> None:
-    """Load, warm up, time; fills `outcome` as it goes so a failure keeps what was measured."""
+    """Load, warm up, time, then measure quality; fills `outcome` as it goes so a failure keeps
+    what was measured."""
     s = cell.setting
     outcome.environment = environment.collect(s.device, commit).model_dump(mode="json")
     if os.environ.get(TEST_CRASH_ENV) == cell.model.slug:
         os.kill(os.getpid(), signal.SIGSEGV)
+    if s.engine == "vllm":
+        return _measure_vllm(cell, outcome)
     _limit_address_space(cell.memory_limit_gb if s.device == "cpu" else None)
     torch.manual_seed(cell.seed)
     outcome.model = {"source": cell.model.source}
+    # A library quantization loads an arch model's random weights from a checkpoint folder,
+    # written before memory is tracked (it stands for a checkpoint on disk).
+    with random_checkpoint(cell.model, s.dtype, cell.seed, s.quantization, Path(cell.base_dir)) as folder:
+        with track_memory(s.device) as memory:
+            outcome.metrics.memory = memory
+            loaded = load_model(
+                cell.model, s.dtype, s.device, Path(cell.base_dir), s.quantization, folder, cell.seed
+            )
+            model = loaded.model
+            outcome.model.update(
+                config=config_dict(model), params=loaded.params.model_dump(), weight_bytes=weight_bytes(model)
+            )
+            outcome.metrics.load_s = loaded.load_s
+            outcome.metrics.kernel = kernel(s.quantization, s.device)  # type: ignore[assignment]
+            vocab = model.get_input_embeddings().num_embeddings
+            gen = torch.Generator().manual_seed(cell.seed)
+            input_ids = torch.randint(3, vocab, (s.batch_size, s.prompt_tokens), generator=gen).to(s.device)
+            clock = clock_for(s.device)
+            generate = make_generator(model, clock, s.engine, s.kv_cache, s.prompt_tokens + s.new_tokens)
+            if s.engine == "compiled":  # compiling is its own figure, never inside a timed run
+                start = time.perf_counter()
+                generate(input_ids, s.new_tokens)
+                clock.settle()
+                outcome.metrics.compile_s = time.perf_counter() - start
+            meter = EnergyMeter(s.device)
+            runs: list[Run] = []
+            with meter.track(lambda: sum(r.generated_tokens for r in runs) * s.batch_size) as energy:
+                runs.extend(_timed_runs(generate, input_ids, cell))
+            outcome.metrics.kv_cache = KVCache(
+                measured_bytes=cache_bytes(generate.cache), positions=int(generate.cache.get_seq_length())
+            )
+        outcome.metrics.energy = energy
+        _summarise(runs, cell, outcome.metrics)
+        if outcome.metrics.generated_tokens != s.new_tokens:
+            raise RuntimeError(
+                f"generated {outcome.metrics.generated_tokens} tokens, asked for {s.new_tokens}"
+            )
+        held = [model]
+        del generate, loaded, model
+        # After the memory tracker closed: the float32 reference never counts in the cell's peak.
+        try:
+            outcome.metrics.quality = quality.measure(cell, held, folder)
+        except Exception as exc:  # speed and memory stay measured; the quality block says why not
+            if classify(exc) == "oom":
+                raise
+            outcome.metrics.quality = Quality(
+                reason=f"quality not measured: {type(exc).__name__}: {exc}"[:500]
+            )
+
+
+def _measure_vllm(cell: Cell, outcome: Outcome) -> None:
+    """The vllm engine: vLLM owns the weights and the KV cache (in its own worker process), so
+    weight bytes, KV bytes and quality stay null with the reason; speed is timed from outside."""
+    from bench.models import count_params, text_config
+    from bench.roofline import config_from_dict
+    from bench.vllm_engine import VLLMGenerator
+
+    s = cell.setting
+    outcome.model = {"source": cell.model.source}
     with track_memory(s.device) as memory:
         outcome.metrics.memory = memory
-        loaded = load_model(cell.model, s.dtype, s.device, Path(cell.base_dir))
-        model = quantize(loaded.model, s.quantization)
-        outcome.model.update(
-            config=config_dict(model), params=loaded.params.model_dump(), weight_bytes=weight_bytes(model)
-        )
-        outcome.metrics.load_s = loaded.load_s
-        vocab = model.get_input_embeddings().num_embeddings
+        generate = VLLMGenerator(cell)
+        outcome.metrics.load_s = generate.load_s
+        config = generate.llm.llm_engine.model_config.hf_config
+        with torch.device("meta"):
+            meta = transformers.AutoModelForCausalLM.from_config(config_from_dict(config.to_dict()))
+        outcome.model.update(config=config_dict(meta), params=count_params(meta).model_dump())
+        vocab = text_config(config).vocab_size
         gen = torch.Generator().manual_seed(cell.seed)
-        input_ids = torch.randint(3, vocab, (s.batch_size, s.prompt_tokens), generator=gen).to(s.device)
-        generate = make_generator(model, clock_for(s.device))
+        input_ids = torch.randint(3, vocab, (s.batch_size, s.prompt_tokens), generator=gen)
         meter = EnergyMeter(s.device)
         runs: list[Run] = []
         with meter.track(lambda: sum(r.generated_tokens for r in runs) * s.batch_size) as energy:
             runs.extend(_timed_runs(generate, input_ids, cell))
+    memory.reason = "vllm: its worker process holds the model; this process's figures exclude it"
     outcome.metrics.energy = energy
+    outcome.metrics.kv_cache = KVCache(reason="vllm manages its own paged KV cache")
+    outcome.metrics.quality = Quality(reason="vllm: quality is measured on the transformers engines")
     _summarise(runs, cell, outcome.metrics)
-    if outcome.metrics.generated_tokens != s.new_tokens:
-        raise RuntimeError(f"generated {outcome.metrics.generated_tokens} tokens, asked for {s.new_tokens}")
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -21,7 +21,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bench import cluster, estimate, runner, store
+from bench import cluster, estimate, methods, runner, store
+from bench.environment import git_commit
 from bench.safetext import markup_safe
 from bench.schema import SCHEMA_FILE, json_schema_text
 from bench.suite import MAX_CELLS, Plan, SuiteError, default_suite_path, plan
@@ -45,6 +46,12 @@ def _suite_arg(parser: argparse.ArgumentParser) -> None:
         help="suite YAML file (default: suites/gpu-reference.yaml with a GPU, else suites/cpu-small.yaml)",
     )
     parser.add_argument("--device", help="override the suite's device: cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--skip-unavailable",
+        action="store_true",
+        help="cells whose engine or quantization library is not installed: skip them (run records "
+        "them as skipped with the reason) instead of refusing the suite",
+    )
     _max_cells_arg(parser)
 
 
@@ -78,6 +85,25 @@ def _storage_error(console: Console, exc: OSError) -> int:
     return EXIT_STORAGE
 
 
+def _refuse_unavailable(p: Plan, args: argparse.Namespace, console: Console) -> list | None:
+    """None when every cell's method is installed or --skip-unavailable; else prints the one line
+    naming the first such cell, its method and the install command, and returns []."""
+    refused = methods.refusals(p.cells)
+    for label, reason in p.dropped:
+        console.print(f"  not a cell: {label}: {reason}", highlight=False, markup=False)
+    if not refused:
+        return None
+    if not args.skip_unavailable:
+        more = (
+            f" (and {len(refused) - 1} more cells; --skip-unavailable skips them)" if len(refused) > 1 else ""
+        )
+        console.print(f"unavailable: {refused[0][1]}{more}", highlight=False, markup=False, soft_wrap=True)
+        return []
+    for _, line in refused:
+        console.print(f"  skipping {line}", highlight=False, markup=False, soft_wrap=True)
+    return refused
+
+
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     """Check a suite fully without running it; print the cell count."""
     path = args.suite or default_suite_path()
@@ -85,6 +111,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         p = plan(path, args.device, args.max_cells)
     except SuiteError as exc:
         return _invalid(console, exc)
+    if _refuse_unavailable(p, args, console) == []:
+        return EXIT_INVALID
     device = p.cells[0].setting.device if p.cells else args.device or p.suite.device
     console.print(
         f"{markup_safe(path)}: valid; suite '{markup_safe(p.suite.slug)}' on {markup_safe(device)}: "
@@ -150,6 +178,19 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return _invalid(console, exc)
     for name, reason in p.skipped:
         console.print(f"skipping {markup_safe(name)}: {markup_safe(reason)}", highlight=False)
+    refused = _refuse_unavailable(p, args, console)
+    if refused == []:
+        return EXIT_INVALID
+    if refused:  # recorded as skipped, with the reason; never overwrites a measured result
+        commit = git_commit()
+        try:
+            for cell, line in refused:
+                path_ = store.result_path(Path(args.out), cell)
+                if store.existing_result(path_, cell) is None:
+                    store.save(path_, methods.skipped_result(cell, line, commit).to_json())
+        except OSError as exc:
+            return _storage_error(console, exc)
+        p.cells = [c for c in p.cells if c.id not in {cell.id for cell, _ in refused}]
     device = p.cells[0].setting.device if p.cells else "?"
     console.print(
         f"suite '{markup_safe(p.suite.slug)}' from {markup_safe(path)}: {len(p.cells)} cells on {markup_safe(device)}",

@@ -7,7 +7,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from bench import __version__
+from bench import __version__, nvml
 from bench.schema import CPUInfo, Environment, GPUInfo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,13 +70,7 @@ def collect(device: str, commit: str | None) -> Environment:
         index = torch.device(device).index or 0
         props = torch.cuda.get_device_properties(index)
         gpu = GPUInfo(name=props.name, memory_bytes=props.total_memory, count=torch.cuda.device_count())
-        try:
-            from bench.measure import nvml_handle
-
-            nvml, _ = nvml_handle(device)
-            driver = nvml.nvmlSystemGetDriverVersion()
-        except Exception:
-            driver = None
+        driver = nvml.driver_version()
     return Environment(
         gpuscape=__version__,
         git_commit=commit,

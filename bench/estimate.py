@@ -7,7 +7,7 @@ KV-cache bytes, a memory estimate and whether it fits (a cell that does not is a
 prefill/decode times from the roofline (bench.roofline). Nothing is run.
 
 An estimate suite is a suite (bench.suite) with `hardware:` (catalog ids, or this-cpu) and the
-roofline's quantization schemes (none, int8, int4, qoq).
+roofline's quantization schemes (bench.roofline.SCHEMES) and KV caches.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from bench.roofline import (
     model_shape,
     prefill,
     roofline,
-    scheme,
+    scheme_for,
 )
 from bench.schema import (
     CPUInfo,
@@ -90,7 +90,7 @@ class EstimatePartialSettings(PartialSettings):
 
 
 class EstimateModelSpec(ModelSpec):
-    settings: EstimatePartialSettings | None = None
+    settings: EstimatePartialSettings | list[EstimatePartialSettings] | None = None  # type: ignore[assignment]
 
 
 class EstimateSuite(Suite):
@@ -209,7 +209,7 @@ def estimate_cell(
 
 def _fill_times(metrics: Metrics, shape: ModelShape, s: Setting, hw: Hardware) -> None:
     """Prefill, decode and end-to-end times from the roofline, as a measured cell reports them."""
-    prefill_s, _ = prefill(shape, scheme(s.quantization), s.dtype, s.batch_size, s.prompt_tokens).seconds(hw)
+    prefill_s, _ = prefill(shape, scheme_for(s), s.dtype, s.batch_size, s.prompt_tokens).seconds(hw)
     bound = decode_bound(shape, s, hw)
     e2e_s = prefill_s + (s.new_tokens - 1) * bound.seconds_per_step
     metrics.prefill = Latency(

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from bench.nvml import device_handle
 from bench.schema import Energy, Memory
 
 # --------------------------------------------------------------------------- clocks
@@ -74,44 +75,169 @@ class Run:
         return (self.e2e_s - self.prefill_s) / steps if steps > 0 else None
 
 
-def _forward_kwargs(model: torch.nn.Module) -> tuple[str, bool]:
+def forward_kwargs(model: torch.nn.Module) -> tuple[str, bool]:
     """transformers renamed `past_key_values` to `cache` (5.x); use what this version takes."""
     params = inspect.signature(model.forward).parameters
     cache_kw = "cache" if "cache" in params else "past_key_values"
     return cache_kw, "logits_to_keep" in params
 
 
-def make_generator(model: torch.nn.Module, clock: CPUClock | CUDAClock) -> Callable[[torch.Tensor, int], Run]:
+# KV cache storage -> transformers' QuantizedCache backend and bits (fp8 needs no extra package).
+KV_BACKENDS: dict[str, tuple[str, int | None]] = {
+    "fp8": ("fp8", None),
+    "int4": ("quanto", 4),
+    "int2": ("quanto", 2),
+}
+INDUCTOR_CACHE = Path.home() / ".cache" / "gpuscape" / "inductor"
+
+
+def keep_inductor_cache() -> None:
+    """Point torch.compile's caches at one folder that outlives a cell, so a sweep compiles each
+    shape once (a TORCHINDUCTOR_CACHE_DIR set by the user wins; importing torchao sets torch's
+    per-boot default in /tmp, which is replaced)."""
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    if os.environ.get("TORCHINDUCTOR_CACHE_DIR") in (None, default_cache_dir()):
+        INDUCTOR_CACHE.mkdir(parents=True, exist_ok=True)
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(INDUCTOR_CACHE)
+
+
+class Generator:
     """A greedy decoder with a KV cache and a fixed output length (no early stop on EOS).
 
     The same loop transformers' generate runs for greedy search, without its per-step Python
-    machinery, so the figures are the model's own."""
-    from transformers import DynamicCache
+    machinery, so the figures are the model's own. Engines: `eager` (a dynamic cache, or a
+    quantized one for kv_cache fp8/int4/int2), `static` (transformers' StaticCache, allocated
+    once for prompt + new tokens and reset between runs), `compiled` (the static cache with the
+    decode step compiled by torch.compile; `reduce-overhead`, i.e. CUDA graphs, on CUDA). The
+    prompt pass is never compiled."""
 
-    cache_kw, has_logits_to_keep = _forward_kwargs(model)
-    prefill_extra = {"logits_to_keep": 1} if has_logits_to_keep else {}
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        clock: CPUClock | CUDAClock,
+        engine: str = "eager",
+        kv_cache: str = "model",
+        max_positions: int | None = None,
+    ) -> None:
+        if engine not in ("eager", "static", "compiled"):
+            raise ValueError(f"engine {engine!r} is not a transformers loop")
+        if engine != "eager" and kv_cache != "model":
+            raise ValueError(f"a quantized KV cache ({kv_cache}) runs on the eager engine only")
+        if engine != "eager" and not max_positions:
+            raise ValueError(f"the {engine} engine needs max_positions for its static cache")
+        self.model, self.clock, self.engine, self.kv_cache = model, clock, engine, kv_cache
+        self.max_positions = max_positions
+        self.cache_kw, has_logits_to_keep = forward_kwargs(model)
+        self.prefill_extra = {"logits_to_keep": 1} if has_logits_to_keep else {}
+        self.cache: Any = None  # the cache of the last run (its bytes are measured)
+        self._static: Any = None
+        self._decode = self._decode_step
+        if engine == "compiled":
+            keep_inductor_cache()
+            on_cuda = next(model.parameters()).device.type == "cuda"
+            self._decode = torch.compile(
+                self._decode_step, mode="reduce-overhead" if on_cuda else None, dynamic=False
+            )
+
+    def new_cache(self, batch_size: int) -> Any:
+        """A cache for one run: fresh for eager, the one static cache zeroed for static/compiled."""
+        from transformers import DynamicCache, QuantizedCache, StaticCache
+
+        config = self.model.config
+        if self.engine == "eager":
+            if self.kv_cache == "model":
+                return DynamicCache(config=config)
+            backend, nbits = KV_BACKENDS[self.kv_cache]
+            return QuantizedCache(backend, config, nbits=nbits) if nbits else QuantizedCache(backend, config)
+        if self._static is None or self._static_batch != batch_size:
+            self._static = StaticCache(config=config, max_cache_len=self.max_positions)
+            self._static_batch = batch_size
+        else:
+            self._static.reset()
+        return self._static
+
+    def _decode_step(self, input_ids: torch.Tensor) -> torch.Tensor:
+        out = self.model(input_ids=input_ids, use_cache=True, **{self.cache_kw: self.cache})
+        return out.logits[:, -1, :]
+
+    def prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Start a run: a new cache, the prompt pass; returns the last position's logits."""
+        self.cache = self.new_cache(input_ids.shape[0])
+        out = self.model(
+            input_ids=input_ids, use_cache=True, **{self.cache_kw: self.cache}, **self.prefill_extra
+        )
+        return out.logits[:, -1, :]
+
+    def step(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """One decode step on the current cache; returns the new position's logits (a copy: CUDA
+        graphs reuse their output buffers)."""
+        logits = self._decode(input_ids)
+        return logits.clone() if self.engine == "compiled" else logits
 
     @torch.inference_mode()
-    def generate(input_ids: torch.Tensor, new_tokens: int) -> Run:
-        cache = DynamicCache(config=model.config)
+    def __call__(self, input_ids: torch.Tensor, new_tokens: int) -> Run:
+        clock = self.clock
         start = clock.mark()
-        out = model(input_ids=input_ids, use_cache=True, **{cache_kw: cache}, **prefill_extra)
-        next_ids = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
+        next_ids = self.prefill(input_ids).argmax(dim=-1, keepdim=True)
         first = clock.mark()
         generated = 1
         for _ in range(new_tokens - 1):
-            out = model(input_ids=next_ids, use_cache=True, **{cache_kw: cache})
-            next_ids = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
+            next_ids = self._decode(next_ids).argmax(dim=-1, keepdim=True)
             generated += 1
         last = clock.mark()
         clock.settle()
-        if cache.get_seq_length() != input_ids.shape[1] + new_tokens - 1:
+        held = self.cache.get_seq_length()
+        if int(held) != input_ids.shape[1] + new_tokens - 1:
             raise RuntimeError(
-                f"KV cache holds {cache.get_seq_length()} positions, expected {input_ids.shape[1] + new_tokens - 1}"
+                f"KV cache holds {held} positions, expected {input_ids.shape[1] + new_tokens - 1}"
             )
         return Run(clock.seconds(start, first), clock.seconds(start, last), generated)
 
-    return generate
+    @torch.inference_mode()
+    def tokens(self, input_ids: torch.Tensor, new_tokens: int) -> torch.Tensor:
+        """The greedy tokens themselves (for checks against transformers' generate)."""
+        next_ids = self.prefill(input_ids).argmax(dim=-1, keepdim=True)
+        out = [next_ids]
+        for _ in range(new_tokens - 1):
+            next_ids = self.step(next_ids).argmax(dim=-1, keepdim=True)
+            out.append(next_ids)
+        return torch.cat(out, dim=1)
+
+    @torch.inference_mode()
+    def forced_logits(self, stream: torch.Tensor, prefix: int) -> torch.Tensor:
+        """Log-probabilities of the next token at positions prefix-1 .. len-2 of `stream` (batch 1),
+        teacher-forced through this engine and KV cache: the prefix in one prompt pass, then one
+        decode step per token, as generation would read the cache."""
+        logits = [self.prefill(stream[:, :prefix])]
+        for pos in range(prefix, stream.shape[1] - 1):
+            logits.append(self.step(stream[:, pos : pos + 1]))
+        return torch.log_softmax(torch.cat(logits, dim=0).float(), dim=-1)
+
+
+def make_generator(
+    model: torch.nn.Module,
+    clock: CPUClock | CUDAClock,
+    engine: str = "eager",
+    kv_cache: str = "model",
+    max_positions: int | None = None,
+) -> Generator:
+    """The timed greedy loop of an engine (see Generator)."""
+    return Generator(model, clock, engine, kv_cache, max_positions)
+
+
+def cache_bytes(cache: Any) -> int:
+    """Bytes the KV cache object holds: every layer's key and value tensors, quantized states
+    (and their scales) included, full-precision residual windows too; each storage once."""
+    from bench.quant import tensor_bytes
+
+    seen: set[int] = set()
+    total = 0
+    for layer in getattr(cache, "layers", []):
+        for value in vars(layer).values():
+            if isinstance(value, (torch.Tensor, tuple, list)):
+                total += tensor_bytes(value, seen)
+    return total
 
 
 # --------------------------------------------------------------------------- CPU memory
@@ -158,22 +284,6 @@ class RSSTracker:
 # --------------------------------------------------------------------------- NVML
 
 
-def nvml_handle(device: str) -> tuple[Any, Any]:
-    """(pynvml module, handle) of the torch device; raises pynvml.NVMLError without a GPU."""
-    import pynvml
-
-    pynvml.nvmlInit()
-    index = torch.device(device).index or 0
-    bus_id = (
-        getattr(torch.cuda.get_device_properties(index), "pci_bus_id", None)
-        if torch.cuda.is_available()
-        else None
-    )
-    if bus_id:
-        return pynvml, pynvml.nvmlDeviceGetHandleByPciBusId(bus_id)
-    return pynvml, pynvml.nvmlDeviceGetHandleByIndex(index)
-
-
 @dataclass
 class NVMLSampler:
     """Samples this process's and the whole device's used memory in a sleeping thread."""
@@ -188,7 +298,7 @@ class NVMLSampler:
 
     def start(self) -> None:
         try:
-            self._nvml, self._handle = nvml_handle(self.device)
+            self._nvml, self._handle = device_handle(self.device)
         except Exception as exc:  # pynvml.NVMLError and friends: record, never fail the cell
             self.reason = f"NVML unavailable: {exc}"
             return
@@ -279,7 +389,7 @@ class EnergyMeter:
     def _setup(self) -> None:
         if self.device.startswith("cuda"):
             try:
-                nvml, handle = nvml_handle(self.device)
+                nvml, handle = device_handle(self.device)
                 nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
             except Exception as exc:
                 self.reason = f"NVML energy counter unavailable: {exc}"

@@ -51,12 +51,12 @@ def bare_torch_decode(
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, DynamicCache
 
-    from bench.measure import _forward_kwargs
+    from bench.measure import forward_kwargs
 
     cfg = AutoConfig.for_model(arch, **config, pad_token_id=0, bos_token_id=1, eos_token_id=2)
     torch.manual_seed(seed)  # as the cell does: the same weights, so a MoE routes the same tokens alike
     model = AutoModelForCausalLM.from_config(cfg).eval()
-    cache_kw, _ = _forward_kwargs(model)
+    cache_kw, _ = forward_kwargs(model)
     ids = torch.randint(3, cfg.vocab_size, (batch, prompt), generator=torch.Generator().manual_seed(seed))
     rates = []
     with torch.inference_mode():

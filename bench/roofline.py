@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -84,18 +84,44 @@ SCHEMES: dict[str, Scheme] = {
         Scheme("none", "weights, activations and KV cache at the model dtype"),
         Scheme(
             "int8",
-            "weight-only int8 with one scale per output channel (bench.quant's layout); "
-            "activations and KV cache at the model dtype",
+            "weight-only int8 with one scale per output channel (torchao's Int8WeightOnlyConfig, "
+            "bench.quant); activations and KV cache at the model dtype",
             weight_bits=8,
             channel_scale=True,
         ),
         Scheme(
             "int4",
-            "weight-only 4-bit in groups of 128 with a 16-bit scale and a 4-bit zero point per group "
-            "(AWQ/GPTQ-style W4A16); activations and KV cache at the model dtype",
+            "weight-only 4-bit in groups of 128 with a 16-bit scale and a 16-bit zero point per group "
+            "(torchao's int4 layouts; AWQ/GPTQ-style W4A16); activations and KV cache at the model dtype",
             weight_bits=4,
             group_size=128,
-            group_meta_bits=16 + 4,
+            group_meta_bits=16 + 16,
+        ),
+        Scheme(
+            "nf4",
+            "bitsandbytes NF4: 4-bit normal-float weights in blocks of 64 with a float32 absmax per "
+            "block; activations and KV cache at the model dtype",
+            weight_bits=4,
+            group_size=64,
+            group_meta_bits=32,
+        ),
+        Scheme(
+            "w8a8",
+            "int8 weights with one scale per output channel and int8 activations per token "
+            "(torchao's Int8DynamicActivationInt8WeightConfig): matmuls at the INT8 peak",
+            weight_bits=8,
+            channel_scale=True,
+            compute="int8",
+        ),
+        Scheme(
+            "w4a8",
+            "4-bit weights in groups of 128 with a 16-bit scale and an 8-bit zero per group, int8 "
+            "activations per token (torchao's Int8DynamicActivationIntxWeightConfig; on x86 and CUDA "
+            "torchao keeps the 4-bit values in int8, so a measured cell holds twice these bytes)",
+            weight_bits=4,
+            group_size=128,
+            group_meta_bits=16 + 8,
+            compute="int8",
         ),
         Scheme(
             "qoq",
@@ -123,6 +149,21 @@ def scheme(quantization: str | None) -> Scheme:
         raise KeyError(f"unknown quantization {name!r}; the roofline knows {', '.join(SCHEMES)}") from None
 
 
+# KV cache storage (setting.kv_cache) -> (bits per value, scale + zero bits per head and token).
+# fp8: one scale per tensor (transformers' fp8 backend); int4/int2: quanto's groups with a 16-bit
+# scale and shift each, counted per head_dim values.
+KV_STORAGE: dict[str, tuple[int, int]] = {"fp8": (8, 0), "int4": (4, 16 + 16), "int2": (2, 16 + 16)}
+
+
+def scheme_for(setting: Setting) -> Scheme:
+    """The scheme of a setting: its quantization, with the KV cache's storage where it sets one."""
+    base = scheme(setting.quantization)
+    if setting.kv_cache in (None, "model"):
+        return base
+    bits, meta = KV_STORAGE[setting.kv_cache]
+    return replace(base, kv_bits=bits, kv_meta_bits=meta)
+
+
 # --------------------------------------------------------------------------- the model's shape
 
 
@@ -132,6 +173,7 @@ class LayerAttention:
     kv_heads: int
     head_dim: int
     window: int | None  # sliding window: at most this many positions attended and cached
+    latent: int | None = None  # MLA: values cached per position (keys and values share one latent)
 
     def positions(self, context: float) -> float:
         """Positions attended (and cached) at this context length."""
@@ -174,7 +216,9 @@ class ModelShape:
     def kv_bytes_per_position(self, scheme: Scheme, dtype_bits: int) -> list[float]:
         """Bytes one cached position costs in each layer: keys and values."""
         return [
-            2 * scheme.kv_bytes(layer.kv_heads * layer.head_dim, layer.head_dim, dtype_bits)
+            scheme.kv_bytes(layer.latent, layer.latent, dtype_bits)
+            if layer.latent
+            else 2 * scheme.kv_bytes(layer.kv_heads * layer.head_dim, layer.head_dim, dtype_bits)
             for layer in self.layers
         ]
 
@@ -251,18 +295,27 @@ def _count_weights(model) -> dict[str, int]:
 
 
 def attention_layers(cfg: PretrainedConfig) -> tuple[LayerAttention, ...]:
-    """Each layer's heads, KV heads, head size and sliding window, as transformers' cache sees them."""
+    """Each layer's heads, KV heads, head size and sliding window, as transformers' cache sees them.
+
+    Multi-head latent attention (DeepSeek-V2/V3: a config with kv_lora_rank) caches one compressed
+    latent of kv_lora_rank + qk_rope_head_dim values per position and layer, not heads x head_dim
+    keys and values (transformers' own implementation caches the decompressed keys and values;
+    the roofline counts what an MLA kernel keeps, as vLLM and SGLang do)."""
     from transformers.cache_utils import get_layer_types_and_kwargs
 
     heads = cfg.num_attention_heads
     kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    latent = None
+    if getattr(cfg, "kv_lora_rank", None):
+        latent = cfg.kv_lora_rank + cfg.qk_rope_head_dim
+        head_dim = cfg.qk_nope_head_dim + cfg.qk_rope_head_dim  # queries and keys per head
     layer_types, kwargs = get_layer_types_and_kwargs(cfg)
     layers = []
     for layer_type, extra in zip(layer_types, kwargs, strict=True):
         if layer_type == "dummy":  # no attention or a shared cache: nothing cached or read here
             continue
-        layers.append(LayerAttention(heads, kv_heads, head_dim, extra.get("sliding_window")))
+        layers.append(LayerAttention(heads, kv_heads, head_dim, extra.get("sliding_window"), latent))
     return tuple(layers)
 
 
@@ -271,6 +324,7 @@ def config_from_dict(data: dict[str, Any]) -> PretrainedConfig:
     from transformers import AutoConfig
 
     data = dict(data)
+    data.pop("quantization_config", None)  # how a checkpoint was quantized; the setting says it here
     model_type = data.pop("model_type", None)
     if not model_type:
         raise ValueError("the config has no model_type")
@@ -391,7 +445,7 @@ class MemoryEstimate:
 
 def memory_estimate(shape: ModelShape, setting: Setting) -> MemoryEstimate:
     """Weights + the KV cache at its final length for the whole batch + prefill activations."""
-    sch, dtype = scheme(setting.quantization), setting.dtype
+    sch, dtype = scheme_for(setting), setting.dtype
     final_positions = setting.prompt_tokens + setting.new_tokens - 1
     return MemoryEstimate(
         weights=weight_bytes_stored(shape, sch, dtype),
@@ -432,7 +486,7 @@ class Bound:
 
 def decode_bound(shape: ModelShape, setting: Setting, hw: Hardware) -> Bound:
     """Decode tokens/s at most: batch / max(step bytes / bandwidth, step FLOPs / peak)."""
-    sch = scheme(setting.quantization)
+    sch = scheme_for(setting)
     step = decode_step(shape, sch, setting.dtype, setting.batch_size, mean_decode_context(setting))
     seconds, limit = step.seconds(hw)
     return Bound(step=step, batch=setting.batch_size, seconds_per_step=seconds, limit=limit)
@@ -451,7 +505,7 @@ def roofline(
     mismatch means the model stores its weights in a way the roofline does not know, and says so."""
     bound = decode_bound(shape, setting, hw)
     notes = []
-    stored = weight_bytes_stored(shape, scheme(setting.quantization), setting.dtype)
+    stored = weight_bytes_stored(shape, scheme_for(setting), setting.dtype)
     if measured_weight_bytes and abs(measured_weight_bytes / stored - 1) > 0.02:
         notes.append(
             f"the loaded model held {measured_weight_bytes / 1e6:.1f} MB of weights, the roofline counts "
@@ -519,7 +573,7 @@ def annotate(result: Result, hw: Hardware | None = None) -> Result:
         block = Roofline(reason=f"roofline unavailable: {type(exc).__name__}: {exc}")
     if block.efficiency is not None and block.efficiency > 1:
         log.warning("%s/%s %s: %s", result.suite, result.cell, result.model.name, block.reason)
-    return _with_roofline(result, block)
+    return with_kv_estimate(_with_roofline(result, block))
 
 
 def _measured_roofline(result: Result, hw: Hardware | None, refresh: bool = False) -> Roofline:
@@ -532,6 +586,22 @@ def _measured_roofline(result: Result, hw: Hardware | None, refresh: bool = Fals
         return Roofline(hardware=hw.id, reason="the result has no model config to count")
     shape = model_shape(config_from_dict(result.model.config))
     return roofline(shape, result.setting, hw, result.metrics.decode.tokens_per_s, result.model.weight_bytes)
+
+
+def with_kv_estimate(result: Result) -> Result:
+    """A copy of a measured result whose `metrics.kv_cache` gets the roofline's count of the same
+    cache (at the positions it held), beside the bytes measured from the cache object."""
+    kv = result.metrics.kv_cache
+    if kv is None or kv.positions is None or not result.model.config:
+        return result
+    try:
+        shape = model_shape(config_from_dict(result.model.config))
+        s = result.setting
+        estimate = kv_cache_bytes(shape, scheme_for(s), s.dtype, s.batch_size, kv.positions)
+        kv = kv.model_copy(update={"estimated_bytes": int(estimate)})
+    except Exception as exc:  # an estimate must never cost a measurement its result file
+        kv = kv.model_copy(update={"reason": f"no estimate: {type(exc).__name__}: {exc}"})
+    return result.model_copy(update={"metrics": result.metrics.model_copy(update={"kv_cache": kv})})
 
 
 def _with_roofline(result: Result, block: Roofline) -> Result:

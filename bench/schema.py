@@ -24,7 +24,7 @@ from bench.safetext import check_name
 SCHEMA_ID = "gpuscape.result/1"
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
-Status = Literal["ok", "oom", "error", "timeout"]
+Status = Literal["ok", "oom", "error", "timeout", "skipped"]  # skipped: its method is not installed
 Method = Literal["measured", "estimated"]
 NonNegative = Field(ge=0)
 
@@ -134,6 +134,8 @@ class Setting(_Model):
     device: Name  # "cpu", "cuda", "cuda:1"; for estimates the catalog's hardware id
     dtype: Name
     quantization: Name | None = None
+    engine: Name = "eager"  # eager | static | compiled | vllm (bench.methods); older files: eager
+    kv_cache: Name = "model"  # model | fp8 | int4 | int2: the KV cache's storage; older files: model
     batch_size: int = Field(ge=1, lt=MAX_BATCH)
     prompt_tokens: int = Field(ge=1, lt=MAX_TOKENS)
     new_tokens: int = Field(ge=1, lt=MAX_TOKENS)
@@ -181,8 +183,33 @@ class Roofline(_Model):
     limit: Literal["memory", "compute"] | None = None  # the term that binds the decode step
 
 
+class KVCache(_Model):
+    """The KV cache after the last timed run: bytes its tensors held, beside the roofline's count."""
+
+    measured_bytes: int | None = Field(default=None, ge=0)  # summed over the cache object's tensors
+    estimated_bytes: int | None = Field(default=None, ge=0)  # bench.roofline at the same positions
+    positions: int | None = Field(default=None, ge=0)  # per sequence, when it was measured
+    reason: str | None = None
+
+
+class Quality(_Model):
+    """How far a cell moves the model's next-token distributions from the same weights at float32
+    with nothing quantized, on a fixed seeded token stream (teacher-forced through the cell's cache)."""
+
+    kl_mean: float | None = Field(default=None, ge=0)  # nats per token, KL(reference || cell)
+    kl_p99: float | None = Field(default=None, ge=0)
+    top1_agreement: float | None = Field(default=None, ge=0, le=1)  # share of equal argmax tokens
+    perplexity: float | None = Field(default=None, ge=1)  # real checkpoints, on a shipped text
+    perplexity_text: str | None = None  # which text, for the reader
+    tokens: int | None = Field(default=None, ge=0)  # positions compared
+    reference: str | None = None  # what the cell was compared with
+    reason: str | None = None  # why a figure is missing
+
+
 class Metrics(_Model):
     load_s: float | None = Field(default=None, ge=0)
+    compile_s: float | None = Field(default=None, ge=0)  # engine compiled: the first, untimed generation
+    kernel: Literal["reference"] | None = None  # a reference kernel: its speed is not representative
     generated_tokens: int | None = Field(
         default=None, ge=0, lt=MAX_TOKENS
     )  # per sequence, checked == new_tokens
@@ -192,6 +219,8 @@ class Metrics(_Model):
     memory: Memory = Field(default_factory=Memory)
     energy: Energy = Field(default_factory=Energy)
     roofline: Roofline = Field(default_factory=Roofline)
+    kv_cache: KVCache | None = None
+    quality: Quality | None = None
 
 
 class ErrorInfo(_Model):
@@ -510,6 +539,59 @@ METRICS: dict[str, Metric] = {
             "measurement or the model is wrong).",
             lambda r: r.metrics.roofline.efficiency,
             scale=100.0,
+        ),
+        Metric(
+            "quality_kl",
+            "KL divergence from float32",
+            "nats/token",
+            True,
+            "lower",
+            "Mean KL(reference || cell) of the next-token distributions on a fixed seeded token stream "
+            "(32 tokens read as a prompt, then 32 teacher-forced decode steps through the cell's engine "
+            "and KV cache); the reference is the same weights at float32, eager, nothing quantized.",
+            lambda r: r.metrics.quality.kl_mean if r.metrics.quality else None,
+        ),
+        Metric(
+            "top1_agreement",
+            "Top-1 agreement with float32",
+            "%",
+            False,
+            "higher",
+            "Share of the stream's positions where the cell's most likely next token is the float32 "
+            "reference's (random-weight models have flat distributions, so this falls fast there).",
+            lambda r: r.metrics.quality.top1_agreement if r.metrics.quality else None,
+            scale=100.0,
+        ),
+        Metric(
+            "perplexity",
+            "Perplexity",
+            "",
+            True,
+            "lower",
+            "exp(mean negative log-likelihood) of the second half of a shipped public-domain text given "
+            "the first, teacher-forced through the cell's engine and KV cache; real checkpoints only.",
+            lambda r: r.metrics.quality.perplexity if r.metrics.quality else None,
+        ),
+        Metric(
+            "compile_s",
+            "Compile time",
+            "s",
+            True,
+            "lower",
+            "Engine compiled: wall time of the first, untimed generation, in which torch.compile "
+            "traces and compiles the decode step (inductor's cache is kept between cells).",
+            lambda r: r.metrics.compile_s,
+        ),
+        Metric(
+            "kv_cache_bytes",
+            "KV cache held",
+            "GB",
+            True,
+            "lower",
+            "Bytes the KV cache object held after the last timed run (quantized states, scales and "
+            "full-precision residual windows included; a static cache counts every allocated position).",
+            lambda r: r.metrics.kv_cache.measured_bytes if r.metrics.kv_cache else None,
+            scale=GB,
         ),
         Metric(
             "batch_size",

@@ -26,12 +26,12 @@ from pydantic import (
     model_validator,
 )
 
+from bench import methods
+from bench.methods import ENGINES, KV_CACHES, QUANTIZATIONS
 from bench.safetext import headline
 from bench.schema import MAX_BATCH, MAX_COUNT, MAX_TOKENS, Name, Protocol, Setting, slugify
 
 DTYPES = ("float32", "float16", "bfloat16")
-# "int8": weight-only int8 (per-channel scales) through torch's int8 matmul kernels.
-QUANTIZATIONS = ("none", "int8")
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 MAX_CELLS = 10_000  # a suite above this is refused unless asked (--max-cells): likely a typo
 
@@ -62,11 +62,22 @@ class SettingsMatrix(_Strict):
 
     dtype: list[str] = Field(default_factory=lambda: ["float32"])
     quantization: list[str] = Field(default_factory=lambda: ["none"])
+    engine: list[str] = Field(default_factory=lambda: [methods.DEFAULT_ENGINE])
+    kv_cache: list[str] = Field(default_factory=lambda: [methods.DEFAULT_KV_CACHE])
     batch_size: list[int] = Field(default_factory=lambda: [1])
     prompt_tokens: list[int] = Field(default_factory=lambda: [128])
     new_tokens: list[int] = Field(default_factory=lambda: [32])
 
-    @field_validator("dtype", "quantization", "batch_size", "prompt_tokens", "new_tokens", mode="before")
+    @field_validator(
+        "dtype",
+        "quantization",
+        "engine",
+        "kv_cache",
+        "batch_size",
+        "prompt_tokens",
+        "new_tokens",
+        mode="before",
+    )
     @classmethod
     def _scalar_to_list(cls, v: Any) -> Any:
         return v if isinstance(v, list) else [v]
@@ -93,6 +104,22 @@ class SettingsMatrix(_Strict):
                 raise ValueError(f"unknown quantization {v!r}; use one of {', '.join(QUANTIZATIONS)}")
         return values
 
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, values: list[str] | None) -> list[str] | None:
+        for v in values or []:
+            if v not in ENGINES:
+                raise ValueError(f"unknown engine {v!r}; use one of {', '.join(ENGINES)}")
+        return values
+
+    @field_validator("kv_cache")
+    @classmethod
+    def _known_kv_cache(cls, values: list[str] | None) -> list[str] | None:
+        for v in values or []:
+            if v not in KV_CACHES:
+                raise ValueError(f"unknown kv_cache {v!r}; use one of {', '.join(KV_CACHES)}")
+        return values
+
     @field_validator("batch_size", "prompt_tokens", "new_tokens")
     @classmethod
     def _positive(cls, values: list[int], info: ValidationInfo) -> list[int]:
@@ -104,6 +131,8 @@ class PartialSettings(SettingsMatrix):
 
     dtype: list[str] | None = None  # type: ignore[assignment]
     quantization: list[str] | None = None  # type: ignore[assignment]
+    engine: list[str] | None = None  # type: ignore[assignment]
+    kv_cache: list[str] | None = None  # type: ignore[assignment]
     batch_size: list[int] | None = None  # type: ignore[assignment]
     prompt_tokens: list[int] | None = None  # type: ignore[assignment]
     new_tokens: list[int] | None = None  # type: ignore[assignment]
@@ -122,7 +151,9 @@ class ModelSpec(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)  # overrides of the default config
     trust_remote_code: bool = False
     optional: bool = False  # skip with a note when the checkpoint is not installed
-    settings: PartialSettings | None = None
+    # One override of the suite's matrix, or a list of them: their products' union (a slice such
+    # as "int4 at batch 1 only" beside the full matrix), each cell once.
+    settings: PartialSettings | list[PartialSettings] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -193,6 +224,9 @@ class Suite(_Strict):
         return slugify(self.name)
 
 
+DEFAULT_SETTING = {"engine": methods.DEFAULT_ENGINE, "kv_cache": methods.DEFAULT_KV_CACHE}
+
+
 @dataclass(frozen=True)
 class Cell:
     """One point of the matrix: a model at one setting. Its id hashes everything that shapes it."""
@@ -210,7 +244,12 @@ class Cell:
         spec = {
             "suite": self.suite,
             "model": self.model.model_dump(mode="json", exclude={"optional", "settings"}),
-            "setting": self.setting.model_dump(mode="json"),
+            # The engine and KV cache join the id only where not the default, so ids of cells
+            # measured before these settings existed stay the same.
+            "setting": self.setting.model_dump(
+                mode="json",
+                exclude={k for k, v in DEFAULT_SETTING.items() if getattr(self.setting, k) == v},
+            ),
             "protocol": self.protocol.model_dump(mode="json"),
             "memory_limit_gb": self.memory_limit_gb,
             "seed": self.seed,
@@ -222,7 +261,9 @@ class Cell:
     def label(self) -> str:
         s = self.setting
         quant = f" {s.quantization}" if s.quantization else ""
-        return f"{self.model.name} · {s.dtype}{quant} · b{s.batch_size} p{s.prompt_tokens} n{s.new_tokens}"
+        engine = f" · {s.engine}" if s.engine != methods.DEFAULT_ENGINE else ""
+        kv = f" · KV {s.kv_cache}" if s.kv_cache != methods.DEFAULT_KV_CACHE else ""
+        return f"{self.model.name} · {s.dtype}{quant}{engine}{kv} · b{s.batch_size} p{s.prompt_tokens} n{s.new_tokens}"
 
 
 @dataclass
@@ -233,6 +274,7 @@ class Plan:
     path: Path
     cells: list[Cell]
     skipped: list[tuple[str, str]]
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # combinations that cannot run together
 
 
 # --------------------------------------------------------------------------- loading
@@ -332,7 +374,8 @@ def check_models(path: Path, suite: Suite) -> list[tuple[str, str]]:
 def _check_config_keys(where: str, model: ModelSpec) -> None:
     from transformers import AutoConfig
 
-    known = set(AutoConfig.for_model(model.arch).to_dict())
+    # head_dim: some config classes (qwen3_moe) leave it out while their attention reads it.
+    known = set(AutoConfig.for_model(model.arch).to_dict()) | {"head_dim"}
     for key in model.config:
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
@@ -362,16 +405,9 @@ def resolve_device(requested: str) -> str:
     """'auto' becomes 'cuda' when NVML sees a GPU, else 'cpu' (without initialising CUDA here)."""
     if requested != "auto":
         return requested
-    try:
-        import pynvml
+    from bench.nvml import gpu_count
 
-        pynvml.nvmlInit()
-        try:
-            return "cuda" if pynvml.nvmlDeviceGetCount() > 0 else "cpu"
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:  # no driver, no library: a CPU machine
-        return "cpu"
+    return "cuda" if gpu_count() > 0 else "cpu"
 
 
 def expand(suite: Suite, path: Path, device: str, skipped: list[tuple[str, str]] | None = None) -> Plan:
@@ -385,48 +421,66 @@ def expand(suite: Suite, path: Path, device: str, skipped: list[tuple[str, str]]
         timeout_s=suite.timeout_s,
     )
     cells = []
-    for model in suite.models:
+    dropped: list[tuple[str, str]] = []  # matrix points that cannot run together, with the reason
+    for model, matrix in _matrices(suite):
         if model.name in skipped_names:
             continue
-        matrix = model_matrix(suite, model)
-        for dtype, quant, batch, prompt, new in itertools.product(
+        for dtype, quant, engine, kv, batch, prompt, new in itertools.product(
             matrix["dtype"],
             matrix["quantization"],
+            matrix.get("engine") or [methods.DEFAULT_ENGINE],
+            matrix.get("kv_cache") or [methods.DEFAULT_KV_CACHE],
             matrix["batch_size"],
             matrix["prompt_tokens"],
             matrix["new_tokens"],
         ):
+            why = methods.incompatible(engine, quant, kv)
+            if why:
+                dropped.append((f"{model.name} · {quant} · {engine} · KV {kv}", why))
+                continue
+            if quant == "qoq":
+                kv = methods.QOQ_KV_CACHE
             setting = Setting(
                 device=device,
                 dtype=dtype,
                 quantization=None if quant == "none" else quant,
+                engine=engine,
+                kv_cache=kv,
                 batch_size=batch,
                 prompt_tokens=prompt,
                 new_tokens=new,
             )
-            cells.append(
-                Cell(
-                    suite=suite.slug,
-                    model=model,
-                    setting=setting,
-                    protocol=protocol,
-                    memory_limit_gb=suite.memory_limit_gb,
-                    seed=suite.seed,
-                    base_dir=str(path.parent.resolve()),
-                )
+            cell = Cell(
+                suite=suite.slug,
+                model=model,
+                setting=setting,
+                protocol=protocol,
+                memory_limit_gb=suite.memory_limit_gb,
+                seed=suite.seed,
+                base_dir=str(path.parent.resolve()),
             )
-    return Plan(suite=suite, path=path, cells=cells, skipped=skipped)
+            if cell.id not in {c.id for c in cells}:  # overlapping slices name some cells twice
+                cells.append(cell)
+    return Plan(suite=suite, path=path, cells=cells, skipped=skipped, dropped=list(dict.fromkeys(dropped)))
 
 
-def model_matrix(suite: Suite, model: ModelSpec) -> dict[str, list[Any]]:
-    """The settings lists one model runs: the suite's, with the model's own keys replacing them."""
-    own = model.settings.model_dump(exclude_none=True) if model.settings else {}
-    return {**suite.settings.model_dump(), **own}
+def _matrices(suite: Suite) -> list[tuple[ModelSpec, dict[str, Any]]]:
+    """(model, matrix) pairs: the suite's matrix under each of the model's overrides, in order."""
+    out = []
+    for model in suite.models:
+        overrides = model.settings if isinstance(model.settings, list) else [model.settings]
+        for own in overrides:
+            mine = own.model_dump(exclude_none=True) if own is not None else {}
+            out.append((model, {**suite.settings.model_dump(), **mine}))
+    return out
 
 
 def count_cells(suite: Suite) -> int:
-    """How many cells a suite expands to, without building any (a product per model)."""
-    return sum(math.prod(len(values) for values in model_matrix(suite, m).values()) for m in suite.models)
+    """How many cells a suite expands to, without building any (a product per model and override;
+    an upper bound: incompatible engine/quantization pairs are dropped later)."""
+    return sum(
+        math.prod(len(values or [None]) for values in matrix.values()) for _, matrix in _matrices(suite)
+    )
 
 
 def check_size(path: Path, suite: Suite, max_cells: int | None = MAX_CELLS) -> int:
@@ -435,9 +489,9 @@ def check_size(path: Path, suite: Suite, max_cells: int | None = MAX_CELLS) -> i
     if max_cells is None or count <= max_cells:
         return count
     longest: dict[str, int] = {}
-    for model in suite.models:
-        for key, values in model_matrix(suite, model).items():
-            longest[key] = max(longest.get(key, 0), len(values))
+    for _, matrix in _matrices(suite):
+        for key, values in matrix.items():
+            longest[key] = max(longest.get(key, 0), len(values or [None]))
     n_models = len(suite.models)
     factors = [f"{n_models:,} model" + ("s" if n_models != 1 else "")] + [
         f"{key} {n:,}" for key, n in longest.items() if n > 1
