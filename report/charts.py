@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from bench.schema import METRICS, Metric, Result, device_kind
 from report.load import result_order
+from report.text import count, metric_value, setting_text
 from report.views import VIEWS, View
 
 Template = Literal["light", "dark", "presentation"]
@@ -225,24 +226,6 @@ def chart_data(
 # --------------------------------------------------------------------------- text
 
 
-def _count(value: float) -> str:
-    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= limit:
-            return f"{value / limit:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def format_value(metric: Metric, value: float | None) -> str:
-    """A display value with its unit: 3 significant figures, counts as 8.03B / 124M."""
-    if value is None:
-        return "n/a"
-    if not metric.unit:
-        return _count(value) if value >= 1000 else f"{value:.4g}"
-    if metric.unit == "s" and value < 0.1:
-        return f"{value * 1000:.3g} ms"
-    return f"{value:.3g} {metric.unit}"
-
-
 def axis_title(metric: Metric, kinds: Sequence[str], override: str | None = None) -> str:
     """The registry's title, named by device where the name depends on it (GPU memory vs RSS)."""
     if override:
@@ -253,16 +236,6 @@ def axis_title(metric: Metric, kinds: Sequence[str], override: str | None = None
     return metric.title(kinds[0] if kinds else None)
 
 
-def setting_text(result: Result) -> str:
-    """device · dtype · quantization · batch · prompt · new tokens, for hover and lists."""
-    s = result.setting
-    parts = [s.device, s.dtype]
-    if s.quantization and s.quantization.lower() != "none":
-        parts.append(s.quantization)
-    parts += [f"batch {s.batch_size}", f"prompt {s.prompt_tokens}", f"{s.new_tokens} new"]
-    return " · ".join(parts)
-
-
 def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
     """Model, every setting and the key metrics of one cell (escaped: names are untrusted)."""
     r = point.result
@@ -271,11 +244,11 @@ def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
     kind = device_kind(r)
     shown = set()
     for metric, value in zip(metrics, point.values, strict=True):
-        lines.append(f"{e(metric.title(kind).rsplit(' (', 1)[0])}: {e(format_value(metric, value))}")
+        lines.append(f"{e(metric.title(kind).rsplit(' (', 1)[0])}: {e(metric_value(metric, value))}")
         shown.add(metric.id)
     extra = [METRICS[m] for m in KEY_METRICS if m not in shown]
     key = [
-        f"{m.title(kind).rsplit(' (', 1)[0]}: {format_value(m, m.display(r))}"
+        f"{m.title(kind).rsplit(' (', 1)[0]}: {metric_value(m, m.display(r))}"
         for m in extra
         if m.display(r) is not None
     ]
@@ -286,11 +259,6 @@ def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
     method = "estimated (roofline, not run)" if r.method == "estimated" else "measured"
     lines.append(f"{method} · suite {e(r.suite)}")
     return "<br>".join(lines)
-
-
-def failure_text(result: Result) -> str:
-    """One failed cell in a line: model, setting, status."""
-    return f"{result.model.name} ({setting_text(result)}): {result.status}"
 
 
 def note_text(data: ChartData) -> str:
@@ -591,7 +559,7 @@ def log_ticks(low: float, high: float, wide: float = 2.5) -> list[float]:
 
 
 def _tick_label(value: float) -> str:
-    return _count(value) if value >= 1000 else f"{value:g}"
+    return count(value, space=False) if value >= 1000 else f"{value:g}"
 
 
 def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[str, Any]:
@@ -608,7 +576,7 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
     if metric.id in SETTING_METRICS and 0 < len(distinct) <= 8:
         # a setting takes a few values: label exactly those (batch 1 2 4 8, not 1 2 5 10)
         layout["tickvals"] = distinct
-        layout["ticktext"] = [f"{v:g}" if v < 100_000 else _count(v) for v in distinct]
+        layout["ticktext"] = [f"{v:g}" if v < 100_000 else count(v, space=False) for v in distinct]
     elif log and values:
         # a 3D axis seen at an angle has less room for labels than a 2D one
         layout["tickvals"] = log_ticks(min(values), max(values), wide=1.5 if view.is_3d else 2.5)
@@ -700,13 +668,18 @@ def _title(view: View, subject: str | None, static: bool) -> dict[str, Any]:
     return title
 
 
+def title_band_px(static: bool, subject: bool = False) -> int:
+    """Pixels at the top of a figure's layout that its title (and a model's subtitle) take."""
+    return (62 if static else 50) + ((24 if static else 18) if subject else 0)
+
+
 def figure_layout(data: ChartData, template: Template, static: bool, subject: str | None) -> dict[str, Any]:
     """Title, axes or scene, legends, note, margins and size; no figure data."""
     view = data.view
     note = _note(data, template, static)
     note_px = (note["text"].count("<br>") + 1) * (19 if static else 17) + 8 if note else 0
     has_key = view.symbol is not None and bool(data.points or data.context)
-    title_px = (62 if static else 50) + ((24 if static else 18) if subject else 0)
+    title_px = title_band_px(static, subject is not None)
     top = title_px + (36 if has_key else 0)
     height = STATIC_HEIGHT if static else (640 if view.is_3d else 560)
     key_top = title_px - 6
