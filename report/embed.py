@@ -170,5 +170,3 @@ def short_hover(spec: dict[str, Any]) -> dict[str, Any]:
         if trace.pop("text", None) is not None:
             trace["hovertemplate"] = template
     return spec
-
-

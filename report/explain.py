@@ -474,9 +474,7 @@ def _kv_cache_text(a: Architecture, dtypes: Iterable[str]) -> str:
     values = a.kv_values_per_token
     if values is None:
         return ""
-    sizes = [
-        f"{size_bytes(values * DTYPE_BYTES[d])} at {d}" for d in sorted(set(dtypes)) if d in DTYPE_BYTES
-    ]
+    sizes = [f"{size_bytes(values * DTYPE_BYTES[d])} at {d}" for d in sorted(set(dtypes)) if d in DTYPE_BYTES]
     per_dtype = f" ({', '.join(sizes)})" if sizes else ""
     return (
         f" The KV cache holds 2 × {a.layers} layers × {a.kv_heads} heads × {a.head_dim} = "

@@ -59,7 +59,15 @@ def file_order(result: Result) -> tuple[str, str, str]:
 def setting_order(result: Result) -> tuple[Any, ...]:
     """Cells of one model in reading order: dtype, quantization, batch, prompt, new tokens."""
     s = result.setting
-    return (s.dtype, s.quantization or "", s.batch_size, s.prompt_tokens, s.new_tokens, result.suite, result.cell)
+    return (
+        s.dtype,
+        s.quantization or "",
+        s.batch_size,
+        s.prompt_tokens,
+        s.new_tokens,
+        result.suite,
+        result.cell,
+    )
 
 
 # --------------------------------------------------------------------------- names and paths
@@ -268,7 +276,8 @@ class Measured:
         ]
         notes = [
             f"{title}.",
-            f"{self.cells} cells of {self.models} models, {self.ok} succeeded" + (f"; {failed}." if failed else "."),
+            f"{self.cells} cells of {self.models} models, {self.ok} succeeded"
+            + (f"; {failed}." if failed else "."),
             "Hardware: " + "; ".join(f"{name} ({n} cells)" for name, _, n in self.hardware) + ".",
             "Result sets: " + ", ".join(f"{s} ({n})" for s, n in self.suites) + ".",
         ]
@@ -394,5 +403,7 @@ def summarize(results: Iterable[Result]) -> Summary:
         ],
         suites=suite_summaries(ordered, raw),
         measured=measured_summary(ordered, len(models)),
-        failed=sorted((r for r in ordered if r.status != "ok"), key=lambda r: (r.model.name, setting_order(r))),
+        failed=sorted(
+            (r for r in ordered if r.status != "ok"), key=lambda r: (r.model.name, setting_order(r))
+        ),
     )
