@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{report.out}/deck.pptx: {report.rendered} images rendered, {report.cached} from the cache")
     animation = report.animation
     if animation is not None:
-        made = f"{animation.gif}" + (f" and {animation.mp4}" if animation.mp4 else f" ({animation.mp4_note})")
+        gif = report.out / animation.gif.name  # where it was published
+        made = f"{gif}" + (f" and {gif.with_suffix('.mp4')}" if animation.mp4 else f" ({animation.mp4_note})")
         print(f"{made}: {animation.frames} frames")
     print(f"slides done in {t.get('total_s', 0.0):.1f} s")
     return EXIT_OK

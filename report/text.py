@@ -53,14 +53,16 @@ def size_bytes(n: float) -> str:
 
 
 def metric_value(metric: Metric, value: float | None) -> str:
-    """A display value with its unit: 3 significant figures, milliseconds under 0.1 s, counts
-    as 8.03B / 124M; 'n/a' where missing."""
+    """A display value with its unit: 3 significant figures (whole numbers from 1,000),
+    milliseconds under 0.1 s, counts as 8.03B / 124M; 'n/a' where missing."""
     if value is None:
         return "n/a"
     if not metric.unit:
         return count(value, space=False) if value >= 1000 else f"{value:.4g}"
     if metric.unit == "s" and value < 0.1:
         return f"{value * 1000:.3g} ms"
+    if abs(value) >= 1000:
+        return f"{value:,.0f} {metric.unit}"  # 7,200 tok/s, not 7.2e+03
     return f"{value:.3g} {metric.unit}"
 
 

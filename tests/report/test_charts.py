@@ -19,10 +19,10 @@ from report.charts import (
     log_ticks,
     model_figures,
     pareto_front,
-    setting_text,
     symbol_for,
 )
 from report.synthetic import synthetic_results
+from report.text import setting_text
 from report.views import VIEWS, ViewError, load_views
 from tests.report.chart_fixtures import XSS_NAME, failed, renamed, small_set
 

@@ -18,7 +18,8 @@ from markupsafe import escape
 
 from bench.schema import METRICS, Result
 from report import site as site_module
-from report.site import build_site, md_escape, render_docs, shift_headings, unique_slugs
+from report.site import build_site, md_escape, render_docs, shift_headings
+from report.summary import unique_slugs
 from report.synthetic import synthetic_results
 from tests.report.site_fixtures import XSS_FAMILY, XSS_NAME, mixed_results
 
@@ -313,7 +314,7 @@ def test_a_1000_cell_site_keeps_every_page_light(tmp_path):
 
 
 def test_extra_pages_join_the_docs_and_the_nav(tmp_path, results, sources):
-    from report.slides import slides_page
+    from report.site import slides_page
 
     site = build_site(
         results, tmp_path, site_sources=sources, extra_pages={"slides.md": slides_page(results)}
