@@ -18,7 +18,6 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Emu, Inches, Pt
 
 from bench.schema import Result
-from report.summary import model_summaries
 from report.slides import (
     MIN_PT,
     SLIDE_HEIGHT,
@@ -29,6 +28,7 @@ from report.slides import (
     plan_deck,
     write_deck,
 )
+from report.summary import model_summaries
 from tests.report.site_fixtures import LLAMA_TINY, XSS_NAME, counted, make_result, mixed_results
 
 VIEWS = [
@@ -349,8 +349,7 @@ def test_rendered_text_stays_inside_its_boxes(deck_path, tmp_path):
 def test_slides_page_escapes_names_and_has_one_section_per_chart(mixed):
     from markupsafe import Markup
 
-    from report.site import Chart
-    from report.site import slides_page
+    from report.site import Chart, slides_page
 
     charts = [
         Chart(XSS_NAME, Markup('<div id="chart-a"></div>')),
@@ -419,7 +418,11 @@ def test_slides_command_makes_the_deck_and_the_turn(results_dir, tmp_path):
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     outputs = [f for f in files if not f.startswith(".cache/")]  # the cache names files by their hash
     assert all(re.fullmatch(r"[a-z0-9][a-z0-9._/-]*", f) for f in outputs), outputs
-    assert all(re.fullmatch(r"\.cache/[0-9a-f]{2}/[0-9a-f]{64}\.(png|gif|mp4|pptx)", f) for f in files if f not in outputs)
+    assert all(
+        re.fullmatch(r"\.cache/[0-9a-f]{2}/[0-9a-f]{64}\.(png|gif|mp4|pptx)", f)
+        for f in files
+        if f not in outputs
+    )
     assert "images/model-title-script-alert-x-script-evil.png" in files
 
 
@@ -462,8 +465,7 @@ def test_slides_page_of_1000_cells_stays_light():
 
 
 def test_slide_view_builds_into_the_site(mixed, tmp_path):
-    from report.site import build_site
-    from report.site import SLIDES_PAGE, slides_page
+    from report.site import SLIDES_PAGE, build_site, slides_page
 
     site = build_site(mixed, tmp_path, extra_pages={SLIDES_PAGE: slides_page(mixed, title=XSS_NAME)})
     html = (site / "slides.html").read_text()
