@@ -66,20 +66,20 @@ deploy: report
 	$(BIN)/mkdocs gh-deploy --force -f $(OUT)/mkdocs.yml
 
 perf: setup chromium
-	$(BIN)/python -m bench.perf
-	$(BIN)/python -m report.perf
-	$(BIN)/python -m report.slides_perf
+	$(BIN)/python -m perf.bench
+	$(BIN)/python -m perf.report
+	$(BIN)/python -m perf.slides
 
 test: setup chromium office
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check bench report tests
-	$(BIN)/ruff format --check bench report tests
+	$(BIN)/ruff check bench report perf tests
+	$(BIN)/ruff format --check bench report perf tests
 
 format: setup
-	$(BIN)/ruff format bench report tests
-	$(BIN)/ruff check --fix bench report tests
+	$(BIN)/ruff format bench report perf tests
+	$(BIN)/ruff check --fix bench report perf tests
 
 clean:
 	rm -rf $(OUT)

@@ -5,7 +5,7 @@ kaleido's path (what `fig.write_image` and `plotly.io.write_images` use) starts 
 call, reloads its page and plotly.js after every image, and waits a fixed 500 ms inside
 `Plotly.toImage` for any 3D scene. Here one Chromium (found the way kaleido finds it) opens a
 few tabs on a page that loads plotly.js once (report/assets/render.html); each figure is drawn
-once and PNG, SVG and PDF all come from that one snapshot. `python -m report.perf` measures both.
+once and PNG, SVG and PDF all come from that one snapshot. `python -m perf.report` measures both.
 
 A turn (report.animate) is one more tab of the same browser, on the same page: turn.js draws the
 figure once and each frame only moves the camera before the tab is captured.

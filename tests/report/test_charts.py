@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.schema import METRICS
+from perf.synthetic import synthetic_results
 from report.build import figure_html
 from report.charts import (
     build_figure,
@@ -21,7 +22,6 @@ from report.charts import (
     pareto_front,
     symbol_for,
 )
-from report.synthetic import synthetic_results
 from report.text import setting_text
 from report.views import VIEWS, ViewError, load_views
 from tests.report.chart_fixtures import XSS_NAME, failed, renamed, small_set

@@ -378,7 +378,7 @@ def write_results(results: Sequence[Result], folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def results_dir(tmp_path_factory) -> Path:
-    from report.synthetic import synthetic_results
+    from perf.synthetic import synthetic_results
 
     evil = [
         make_result(XSS_NAME, "../../etc", LLAMA_TINY, counted(LLAMA_TINY), suite="s", device="cpu", batch=b)
@@ -456,8 +456,8 @@ def test_slides_page_with_the_report_charts(mixed):
 
 
 def test_slides_page_of_1000_cells_stays_light():
+    from perf.synthetic import synthetic_results
     from report.site import slides_page
-    from report.synthetic import synthetic_results
 
     text = slides_page(synthetic_results(1000, 50, seed=0))
     assert len(text.encode()) < 300_000  # the site's page budget, with four charts on this page

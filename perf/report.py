@@ -1,12 +1,16 @@
-"""`python -m report.perf`: how fast the report renders, measured here and now (`make perf`).
+"""`python -m perf.report`: how fast the report renders, measured here and now (`make perf`).
 
 Prints, from one run on this machine:
+  0. the whole report (charts, site, deck, animation) of a default-like result set (533 cells)
+     on the old two-process path (`python -m report` then `python -m report slides`, at commit
+     8ce30a6 from a temporary `git worktree`) and on the one-process pipeline, side by side,
+     then the pipeline again with nothing changed (served from build/.cache);
   1. the export time per 3D figure (1920x1080 PNG of the landscape) on three paths side by side:
      plotly's `write_image` one figure at a time (a browser per figure: the naive path),
      plotly's batch `write_images` (kaleido, one browser), and report.export (ours), with the
      ratio of each to the naive path;
   2. a full report (report.build with all its steps: every view as HTML, PNG, SVG and PDF, the
-     model pages' charts, and the site where report.site adds it) of a
+     model pages' charts, the site, the deck and the animation) of a
      synthetic 1,000-cell, 50-model result set, and of a smaller set, with time per cell, so
      you can see the time grows linearly with cells.
 Nothing here is a test: it prints numbers; compare them with the issue's targets yourself.
@@ -18,6 +22,7 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,9 +31,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from perf.synthetic import synthetic_results
 from report.charts import figure_spec
 from report.export import HEIGHT, SCALE, WIDTH, ImageJob, export_images, find_browser
-from report.synthetic import synthetic_results
 from report.views import VIEWS
 
 
@@ -78,13 +83,9 @@ def time_report(n_cells: int, n_models: int, folder: Path, antialias: bool) -> d
     from report.build import build
     from report.site import page_weights
 
-    source = folder / f"results-{n_cells}"
-    for result in synthetic_results(n_cells, n_models, seed=0):
-        path = source / result.suite / f"{result.cell}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(result.to_json(), encoding="utf-8")
+    source = write_synthetic(n_cells, n_models, folder / f"results-{n_cells}")
     out = folder / f"build-{n_cells}"
-    report = build([source], out, antialias=antialias)
+    report = build([source], out, antialias=antialias, cache=False)
     if report.images_skipped:
         raise SystemExit(f"error: {report.images_skipped}")
     images = sum(1 for p in report.written if p.suffix in (".png", ".svg", ".pdf"))
@@ -96,6 +97,85 @@ def time_report(n_cells: int, n_models: int, folder: Path, antialias: bool) -> d
         "images": float(images),
         "page_kb": heaviest / 1000,
     }
+
+
+OLD_COMMIT = "8ce30a6"  # the last commit with the two-process report (issue 10)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_synthetic(n_cells: int, n_models: int, folder: Path) -> Path:
+    """A seeded synthetic result set as result files, as the bench writes them."""
+    for result in synthetic_results(n_cells, n_models, seed=0):
+        path = folder / result.suite / f"{result.cell}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(result.to_json(), encoding="utf-8")
+    return folder
+
+
+def _timed(commands: Sequence[Sequence[str]], cwd: Path) -> float:
+    """Seconds to run the commands one after the other (each must succeed)."""
+    env = dict(os.environ, PYTHONPATH=str(cwd), NO_MKDOCS_2_WARNING="1")
+    started = time.perf_counter()
+    for command in commands:
+        done = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"error: {' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def old_checkout(folder: Path) -> Path | None:
+    """The two-process report's code, checked out from git into `folder` (None without git)."""
+    target = folder / "old"
+    done = subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(target), OLD_COMMIT],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return target if done.returncode == 0 else None
+
+
+def remove_checkout(path: Path) -> None:
+    subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(path)], capture_output=True)
+
+
+def _pipeline_table(args: argparse.Namespace, folder: Path) -> None:
+    results = write_synthetic(args.default_cells, args.default_models, folder / "default-results")
+    python = sys.executable
+    print(
+        f"\nWhole report (charts, site, deck, animation) of {args.default_cells} synthetic cells of "
+        f"{args.default_models} models (default-like), median of {args.repeats}:"
+    )
+    old = old_checkout(folder)
+    rows = []
+    try:
+        if old is not None:
+            old_runs = []
+            for i in range(args.repeats):
+                out = folder / f"old-{i}"
+                commands = [
+                    [python, "-m", "report", str(results), "--out", str(out)],
+                    [python, "-m", "report", "slides", str(results), "--out", str(out / "slides")],
+                ]
+                old_runs.append(_timed(commands, old))
+            rows.append((f"old: two processes ({OLD_COMMIT})", statistics.median(old_runs)))
+        else:
+            print(f"  (no git checkout of {OLD_COMMIT} here: the old path is left out)")
+        new_runs, rebuilds = [], []
+        for i in range(args.repeats):
+            out = folder / f"new-{i}"
+            new_runs.append(_timed([[python, "-m", "report", str(results), "--out", str(out)]], REPO))
+            rebuilds.append(_timed([[python, "-m", "report", str(results), "--out", str(out)]], REPO))
+        rows.append(("new: one process, one browser (empty cache)", statistics.median(new_runs)))
+        rows.append(("new: rebuild with nothing changed", statistics.median(rebuilds)))
+    finally:
+        if old is not None:
+            remove_checkout(old)
+    base = rows[0][1]
+    print(f"  {'path':50} {'seconds':>8} {'vs first':>9}")
+    for name, seconds in rows:
+        print(f"  {name:50} {seconds:8.1f} {base / seconds:8.2f}x")
+    print("  (targets: new at least 1.5x faster than old; a rebuild with no change at most 3 s)")
 
 
 def _machine() -> str:
@@ -125,7 +205,7 @@ def _load() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its tables; 1 when there is no Chromium."""
-    parser = argparse.ArgumentParser(prog="python -m report.perf", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m perf.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--figures", type=int, default=20, help="3D figures for the batch paths (default 20)")
     parser.add_argument("--naive", type=int, default=3, help="figures for the one-by-one path (default 3)")
     parser.add_argument("--cells", type=int, default=1000, help="cells in the full report (default 1000)")
@@ -135,6 +215,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="250,500",
         help="cell counts of smaller reports, comma-separated (default 250,500); models scale with cells",
     )
+    parser.add_argument(
+        "--default-cells", type=int, default=533, help="cells of the default-like report (default 533)"
+    )
+    parser.add_argument(
+        "--default-models", type=int, default=18, help="models of the default-like report (default 18)"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each whole-report path (median)")
+    parser.add_argument("--skip-pipeline", action="store_true", help="leave out old vs new whole report")
+    parser.add_argument("--skip-export", action="store_true", help="leave out the per-figure export table")
     parser.add_argument("--skip-plotly", action="store_true", help="leave out plotly's own two paths")
     parser.add_argument("--skip-report", action="store_true", help="leave out the full reports")
     parser.add_argument("--fast-3d", action="store_true", help="build the reports without 3D antialiasing")
@@ -146,7 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"load average at start: {_load()}  (other work on the machine slows every number below)")
     folder = Path(tempfile.mkdtemp(prefix="gpuscape-perf-"))
     try:
-        _export_table(args, folder)
+        if not args.skip_pipeline:
+            _pipeline_table(args, folder)
+        if not args.skip_export:
+            _export_table(args, folder)
         if not args.skip_report:
             _report_table(args, folder)
     finally:
@@ -196,7 +288,10 @@ def _export_table(args: argparse.Namespace, folder: Path) -> None:
 def _report_table(args: argparse.Namespace, folder: Path) -> None:
     antialias = not args.fast_3d
     how = "" if antialias else ", --fast-3d"
-    print(f"\nFull report (report.build with every step; every view as HTML + PNG + SVG + PDF{how}):")
+    print(
+        f"\nFull report (report.build with every step: charts as HTML + PNG + SVG + PDF, site, deck, "
+        f"animation{how}; no cache):"
+    )
     per_model = args.cells / args.models
     sizes = [(int(c), max(1, round(int(c) / per_model))) for c in args.smaller.split(",") if c.strip()]
     sizes.append((args.cells, args.models))
