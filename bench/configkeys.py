@@ -21,7 +21,7 @@ INTERMEDIATE = ("intermediate_size", "n_inner", "ffn_dim")
 # routed experts per MoE layer
 EXPERTS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
 # experts each token is routed to
-EXPERTS_PER_TOKEN = ("num_experts_per_tok", "moe_top_k", "top_k", "num_selected_experts", "moe_k")
+EXPERTS_PER_TOKEN = ("num_experts_per_tok", "moe_top_k", "moe_topk", "top_k", "num_selected_experts", "moe_k")
 EXPERT_INTERMEDIATE = ("moe_intermediate_size",)
 
 # bytes per stored value: the dtypes a suite may ask for, and the storage types a page names
