@@ -43,16 +43,33 @@ log = logging.getLogger(__name__)
 DEFAULTS = Path(__file__).with_name("defaults")
 
 
+# the packaged defaults
+TEMPLATES_DIR = DEFAULTS / "templates" / "site"
+SITE_SOURCES = DEFAULTS / "site"
+MKDOCS_BASE = DEFAULTS / "mkdocs.yml"
+
+
 def local_or_default(name: str, where: Path | None = None) -> Path:
     """`name` in the working folder (or `where`) if it exists there, else the packaged default."""
     local = (where or Path.cwd()) / name
     return local if local.exists() else DEFAULTS / name
 
 
-TEMPLATES_DIR = local_or_default("templates") / "site"
-DEFAULT_TEMPLATES_DIR = DEFAULTS / "templates" / "site"
-SITE_SOURCES = local_or_default("site")
-MKDOCS_BASE = local_or_default("mkdocs.yml")
+def resolve_templates(templates: Path | None = None) -> Path:
+    """The site templates: `templates` if given, else ./templates/site, else the packaged ones
+    (a template missing from a project's folder still comes from the package)."""
+    return Path(templates) if templates is not None else local_or_default("templates") / "site"
+
+
+def resolve_sources(sources: Path | None = None) -> Path:
+    """The hand-written pages (intro, methodology, model notes): `sources`, ./site or the package's."""
+    return Path(sources) if sources is not None else local_or_default("site")
+
+
+def resolve_mkdocs_base(base: Path | None = None) -> Path:
+    """The MkDocs config the generated one starts from: `base`, ./mkdocs.yml or the package's."""
+    return Path(base) if base is not None else local_or_default("mkdocs.yml")
+
 
 PLOTLY_JS = "javascripts/plotly.min.js"  # inside the docs tree; overrides/main.html loads it
 MODELS_DIR = "models"
@@ -175,11 +192,11 @@ def has_title(text: str | None) -> bool:
 # --------------------------------------------------------------------------- rendering
 
 
-def template_env(templates: Path = TEMPLATES_DIR) -> jinja2.Environment:
+def template_env(templates: Path | None = None) -> jinja2.Environment:
     """Jinja2 with autoescape on for every template (they write Markdown holding HTML)."""
     # the given folder first, then the packaged templates: a project overrides one page's template
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(list(dict.fromkeys([Path(templates), DEFAULT_TEMPLATES_DIR]))),
+        loader=jinja2.FileSystemLoader(list(dict.fromkeys([resolve_templates(templates), TEMPLATES_DIR]))),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -216,13 +233,14 @@ class SitePages:
 
 def plan_site(
     results: Iterable[Result],
-    site_sources: Path = SITE_SOURCES,
+    site_sources: Path | None = None,
     charts: bool = True,
     views: Mapping[str, Any] | None = None,
     summary: Summary | None = None,
 ) -> SitePages:
     """Every page's data: report.summary's Summary (computed here unless given) plus what pages
     add: notes, charts."""
+    site_sources = resolve_sources(site_sources)
     summary = summary if summary is not None else summarize(results)
     ordered = summary.results
     models = [ModelPage(**vars(m)) for m in summary.models]
@@ -259,8 +277,8 @@ def render_docs(
     results: Iterable[Result],
     docs_dir: Path,
     *,
-    site_sources: Path = SITE_SOURCES,
-    templates: Path = TEMPLATES_DIR,
+    site_sources: Path | None = None,
+    templates: Path | None = None,
     charts: bool = True,
     views: Mapping[str, Any] | None = None,
     extra_pages: Mapping[str, str] | None = None,
@@ -270,6 +288,7 @@ def render_docs(
     a temporary folder first, then synced). `extra_pages` maps a docs-relative name such as
     "slides.md" to Markdown another module rendered (trusted, escaped by its own template).
     Returns the page paths: home, methodology, the models, then the extra pages."""
+    site_sources = resolve_sources(site_sources)
     pages = plan_site(results, site_sources, charts=charts, views=views, summary=summary)
     env = template_env(templates)
     tmp = docs_dir.with_name(docs_dir.name + ".tmp")
@@ -419,7 +438,7 @@ def slides_page(
     summary = summary if summary is not None else summarize(results)
     subtitle, _ = summary.measured.lines(title)
     shown = list(charts) if charts is not None else slide_charts(summary.results, views)
-    env = template_env(templates or TEMPLATES_DIR)
+    env = template_env(templates)
     return env.get_template(SLIDES_TEMPLATE).render(title=title, subtitle=subtitle, charts=shown)
 
 
@@ -430,12 +449,13 @@ def write_mkdocs_config(
     out_dir: Path,
     pages: Sequence[Path],
     *,
-    base: Path = MKDOCS_BASE,
+    base: Path | None = None,
     docs_dir: Path | None = None,
     site_url: str | None = None,
 ) -> Path:
     """<out_dir>/mkdocs.yml: the repository's config with paths relative to out_dir and an
     explicit nav (page titles come from each page's escaped heading, never from YAML)."""
+    base = resolve_mkdocs_base(base)
     config = yaml.safe_load(base.read_text(encoding="utf-8")) or {}
     docs_dir = docs_dir or out_dir / "docs"
     theme = dict(config.get("theme") or {})
@@ -487,9 +507,9 @@ def build_site(
     results: Iterable[Result],
     out_dir: Path | str,
     *,
-    site_sources: Path = SITE_SOURCES,
-    templates: Path = TEMPLATES_DIR,
-    mkdocs_base: Path = MKDOCS_BASE,
+    site_sources: Path | None = None,
+    templates: Path | None = None,
+    mkdocs_base: Path | None = None,
     site_url: str | None = None,
     views: Mapping[str, Any] | None = None,
     extra_pages: Mapping[str, str] | None = None,
@@ -546,9 +566,9 @@ def serve_site(
     out_dir: Path | str,
     *,
     dev_addr: str = "127.0.0.1:8000",
-    site_sources: Path = SITE_SOURCES,
-    templates: Path = TEMPLATES_DIR,
-    mkdocs_base: Path = MKDOCS_BASE,
+    site_sources: Path | None = None,
+    templates: Path | None = None,
+    mkdocs_base: Path | None = None,
     views: Mapping[str, Any] | None = None,
     charts: bool = True,
     poll_s: float = 0.5,
@@ -560,6 +580,9 @@ def serve_site(
     out = Path(out_dir).resolve()
     docs = out / "docs"
     summary = summarize(results)
+    site_sources = resolve_sources(site_sources)
+    templates = resolve_templates(templates)
+    mkdocs_base = resolve_mkdocs_base(mkdocs_base)
 
     def render() -> Path:
         pages = render_docs(
