@@ -176,7 +176,7 @@ def build(
     timings["summary_s"] = time.perf_counter() - began
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".gpuscape-build-", dir=out_dir))
+    staging = Path(tempfile.mkdtemp(prefix=".gpuscape-build-", dir=out_dir)).resolve()
     report = BuildReport(
         out=out_dir, results=len(results), skipped_inputs=results.skipped, duplicates=results.duplicates
     )
