@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import os
 import shutil
 import tempfile
@@ -26,7 +27,15 @@ from typing import Any
 from bench.schema import Result, slugify
 from report import animate
 from report.cache import CACHE_DIR, Cache, digest, file_digest, tree_digest
-from report.charts import ChartData, Template, chart_data, figure_spec, model_views, title_band_px
+from report.charts import (
+    ChartData,
+    Template,
+    chart_data,
+    figure_spec,
+    model_views,
+    reuse_figures,
+    title_band_px,
+)
 from report.embed import PLOTLY_JS, embed, plotly_js_path, plotly_js_text
 from report.export import (
     DEFAULT_TABS,
@@ -78,6 +87,9 @@ class BuildContext:
     finish: list[Callable[[ExportStats], None]] = field(default_factory=list)  # after rendering
     notes: list[str] = field(default_factory=list)  # one-line remarks for the user
     queued: dict[str, Path] = field(default_factory=dict)  # image key -> where it will be
+    out: Path = Path("build")
+    keep: dict[str, str] = field(default_factory=dict)  # published entries left as they are, by key
+    published: dict[str, str] = field(default_factory=dict)  # keys of the entries this build publishes
     cached_images: int = 0
     animation: animate.Animation | None = None
 
@@ -96,6 +108,16 @@ class BuildContext:
 
     def image_key(self, figure: Mapping[str, Any], fmt: str, width: int, height: int, scale: float) -> str:
         return digest("image", figure, fmt, width, height, scale, self.antialias, _renderer())
+
+    def write_text(self, path: Path, text: str) -> None:
+        """Write a file, linked from the cache where the same text was written before (a chart
+        page inlines plotly.js: 4.6 MB a page that needs no second copy on disk)."""
+        data = text.encode("utf-8")
+        key = hashlib.sha256(data).hexdigest()
+        if self.cache.fetch(key, path.suffix, path):
+            return
+        path.write_bytes(data)
+        self.cache.store(key, path.suffix, path)
 
     def add_image(self, figure: Mapping[str, Any], outputs: Mapping[str, Path]) -> dict[str, Path]:
         """Queue a figure for the browser, unless this build already queued the same picture
@@ -194,11 +216,13 @@ def build(
             template=Path(template) if template else None,
             frames=animate.DEFAULT_FRAMES if frames is None else frames,
             slides_dir=slides_dir,
+            out=out_dir,
         )
-        for step in step_list:
-            began = time.perf_counter()
-            step(context)
-            timings[f"{getattr(step, '__name__', 'step')}_s"] = time.perf_counter() - began
+        with reuse_figures():  # a view the charts, the site and the deck all draw is drawn once
+            for step in step_list:
+                began = time.perf_counter()
+                step(context)
+                timings[f"{getattr(step, '__name__', 'step')}_s"] = time.perf_counter() - began
         began = time.perf_counter()
         stats, report.images_skipped = _render(context, tabs, antialias)
         timings["images_s"] = time.perf_counter() - began
@@ -210,6 +234,7 @@ def build(
         report.notes = context.notes
         report.animation = context.animation
         report.written = _publish(staging, out_dir)
+        context.cache.mark_published({**context.keep, **context.published})
         if steps is None:
             context.cache.prune()  # a full build: drop what no current output uses
     finally:
@@ -393,7 +418,7 @@ def _write_page(
         summary=summary,
         colors=PAGE_COLORS["dark" if context.theme == "dark" else "light"],
     )
-    path.write_text(text, encoding="utf-8")
+    context.write_text(path, text)
 
 
 def _failed_row(result: Result) -> dict[str, str]:
@@ -434,6 +459,12 @@ def write_site(context: BuildContext) -> None:
     config = context.staging / "mkdocs.yml"
     key = digest("site", tree_digest(docs), config.read_text(encoding="utf-8"), _theme_digest(config))
     site = context.staging / "site"
+    if context.cache.published("site") == key and (context.out / "site").is_dir():
+        context.keep["site"] = key  # the published site/ is this one: leave it as it is
+        context.notes.append("site: docs/ and mkdocs.yml rendered; site/ unchanged since the last build")
+        return
+    context.keep.pop("site", None)
+    context.published["site"] = key
     if context.cache.fetch_tree("site", key, site):
         context.notes.append("site: docs/ and mkdocs.yml rendered; site/ unchanged since the last build")
         return

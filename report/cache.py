@@ -125,6 +125,29 @@ class Cache:
         self.hits += 1
         return True
 
+    def published(self, entry: str) -> str | None:
+        """The key of what was last published as `entry` of the build folder."""
+        return self._published().get(entry)
+
+    def mark_published(self, keys: dict[str, str]) -> None:
+        """Record the keys of the entries a build just published (others keep theirs)."""
+        if self.folder is None or not keys:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / "published.json"
+        tmp = path.with_name(f".published.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**self._published(), **keys}, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def _published(self) -> dict[str, str]:
+        path = self.folder / "published.json" if self.folder is not None else None
+        if path is None or not path.is_file():
+            return {}
+        try:
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError):
+            return {}
+
     def prune(self) -> int:
         """Delete keyed files this build did not use (call after a build that ran every step);
         returns how many."""

@@ -14,12 +14,14 @@ result files are untrusted: every text plotly renders as HTML is escaped here.
 from __future__ import annotations
 
 import colorsys
+import contextlib
 import functools
 import hashlib
 import html
 import math
+import pickle
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -188,11 +190,48 @@ def matches(view: View, result: Result) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- reuse within a build
+
+_memo: dict[tuple[Any, ...], Any] | None = None
+
+
+@contextlib.contextmanager
+def reuse_figures() -> Iterator[None]:
+    """Inside the block the same view of the same results (the same Result objects, in any
+    order) is selected and drawn once: the report's pipeline draws a view for the chart pages,
+    the site, the deck and the animation, and each gets a copy of one figure."""
+    global _memo
+    outer = _memo
+    _memo = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _memo = outer
+
+
+def _memo_key(kind: str, view: View, results: Iterable[Result], *rest: Any) -> tuple[Any, ...] | None:
+    if _memo is None:
+        return None
+    return (kind, id(view), frozenset(map(id, results)), *rest)
+
+
 def chart_data(
     view: View, results: Iterable[Result], *, highlight: str | None = None, only: str | None = None
 ) -> ChartData:
     """Select and measure the cells of a view. `only` keeps one model (by name); `highlight`
     keeps every model but draws the others grey."""
+    results = results if isinstance(results, (list, tuple)) else list(results)
+    key = _memo_key("data", view, results, highlight, only)
+    if key is not None and _memo is not None:
+        if key not in _memo:
+            _memo[key] = _chart_data(view, results, highlight=highlight, only=only)
+        return _memo[key]
+    return _chart_data(view, results, highlight=highlight, only=only)
+
+
+def _chart_data(
+    view: View, results: Iterable[Result], *, highlight: str | None = None, only: str | None = None
+) -> ChartData:
     # sorted, so the figure (and its HTML) does not depend on the order results came in
     chosen = sorted(
         (r for r in results if matches(view, r) and (only is None or r.model.name == only)), key=result_order
@@ -727,9 +766,29 @@ def figure_spec(
     data: ChartData | None = None,
 ) -> dict[str, Any]:
     """A view of the results as a plotly figure dict (unvalidated: fast). `static` sizes text
-    and legend for a 960x540 image; `highlight`/`only` take a model name (model pages)."""
+    and legend for a 960x540 image; `highlight`/`only` take a model name (model pages).
+    The dict is the caller's to change (inside reuse_figures, a copy of the one drawn)."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
+    results = results if isinstance(results, (list, tuple)) else list(results)
+    key = _memo_key("spec", view, results, template, static, highlight, only)
+    if key is not None and _memo is not None:
+        if key not in _memo:
+            spec = _figure_spec(view, results, template, static, highlight, only, data)
+            _memo[key] = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.loads(_memo[key])  # a copy: several times faster than deepcopy for plain data
+    return _figure_spec(view, results, template, static, highlight, only, data)
+
+
+def _figure_spec(
+    view: View,
+    results: Iterable[Result],
+    template: Template,
+    static: bool,
+    highlight: str | None,
+    only: str | None,
+    data: ChartData | None,
+) -> dict[str, Any]:
     if data is None:
         data = chart_data(view, results, highlight=highlight, only=only)
     level = legend_level(data, static)
