@@ -31,7 +31,7 @@ import yaml
 from markupsafe import Markup, escape
 
 from bench.schema import METRICS, SCHEMA_ID, Result
-from report.embed import breakdown_figure, embed, plotly_js_path, short_hover, untitled
+from report.embed import PLOTLY_JS, breakdown_figure, embed, plotly_js_path, short_hover, untitled
 from report.findings import HardwareFindings
 from report.summary import DEFAULT_TITLE, RAW_DIR, ModelSummary, Summary, summarize
 from report.text import count, failure_reason, hardware_name, number, setting_text
@@ -71,7 +71,7 @@ def resolve_mkdocs_base(base: Path | None = None) -> Path:
     return Path(base) if base is not None else local_or_default("mkdocs.yml")
 
 
-PLOTLY_JS = "javascripts/plotly.min.js"  # inside the docs tree; overrides/main.html loads it
+PLOTLY_JS_DOCS_PATH = f"javascripts/{PLOTLY_JS}"  # inside the docs tree; overrides/main.html loads it
 MODELS_DIR = "models"
 MAX_PARETO_ROWS = 12
 MAX_HOME_FAILED = 100  # failed cells listed under the landscape; model pages list all of theirs
@@ -304,7 +304,7 @@ def render_docs(
     for name, text in (extra_pages or {}).items():
         written.append(_write(tmp / _extra_page_name(name), text))
     _write_raw(pages, tmp)
-    _copy_plotly(tmp / PLOTLY_JS)
+    _copy_plotly(tmp / PLOTLY_JS_DOCS_PATH)
     if docs_dir.exists():
         sync_tree(tmp, docs_dir)
         shutil.rmtree(tmp)

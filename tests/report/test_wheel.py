@@ -37,21 +37,23 @@ def test_a_wheel_builds_the_site_in_an_empty_folder(tmp_path: Path) -> None:
     missing = subprocess.run([str(python), "-c", "import torch"], capture_output=True, cwd=tmp_path)
     assert missing.returncode != 0, "the report's install pulled in torch"
 
+    # HTML and the site only: no Chromium needed, as on a docs-only machine
+    report = [
+        str(python),
+        "-m",
+        "report",
+        "results",
+        "--out",
+        "build",
+        "--formats",
+        "html",
+        "--steps",
+        "charts,site",
+    ]
     work = tmp_path / "work"  # holds nothing but results/
     write_results(synthetic_results(24, 3, seed=2), work / "results")
     done = _run(
-        [
-            str(python),
-            "-m",
-            "report",
-            "results",
-            "--out",
-            "build",
-            "--formats",
-            "html",
-            "--steps",
-            "charts,site",
-        ],
+        report,
         work,
     )
     assert "results ->" in done.stdout
@@ -66,18 +68,7 @@ def test_a_wheel_builds_the_site_in_an_empty_folder(tmp_path: Path) -> None:
     (work / "site").mkdir()
     (work / "site" / "index.md").write_text("# Our own fleet\n\nNotes of ours.\n", encoding="utf-8")
     _run(
-        [
-            str(python),
-            "-m",
-            "report",
-            "results",
-            "--out",
-            "build",
-            "--formats",
-            "html",
-            "--steps",
-            "charts,site",
-        ],
+        report,
         work,
     )
     home = (site / "index.html").read_text(encoding="utf-8")
