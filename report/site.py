@@ -4,7 +4,8 @@
 its measurements, the user's notes from site/models/<slug>.md), a home page (what was
 measured, the landscape, findings, links to every model) and a methodology page (the metric
 registry's descriptions, protocol, environments, links to the raw JSON the site ships), writes
-<out_dir>/mkdocs.yml from the repository's mkdocs.yml and builds <out_dir>/site.
+<out_dir>/mkdocs.yml from the base mkdocs.yml (the working folder's, else the packaged one)
+and builds <out_dir>/site.
 
 Every name and config string is untrusted: templates escape it for HTML and, where Markdown
 reads it, for Markdown too (the `md` filter). Hand-written pages from site/ are trusted.
