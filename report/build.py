@@ -155,6 +155,7 @@ class BuildReport:
     rendered: int = 0  # images the browser drew this time
     cached: int = 0  # images placed from the cache
     animation: animate.Animation | None = None
+    unchanged: bool = False  # the inputs were those of the last build: nothing was done
 
 
 Step = Callable[[BuildContext], None]
@@ -190,13 +191,24 @@ def build(
     step_list = _steps(steps)
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    paths = list(paths)
+    out_dir = Path(out)
+    store = Cache((Path(cache_dir) if cache_dir else out_dir / CACHE_DIR) if cache else None)
+    options = (chosen, [getattr(s, "__name__", s) for s in step_list], view_names, theme, antialias,
+               title, frames, slides_dir, skip_invalid)  # fmt: skip
+    inputs = _inputs_key(paths, views_file, template, options)
+    if store.published(BUILD_ENTRY) == inputs and all(
+        (out_dir / e).exists() for e in _published_entries(store)
+    ):
+        # the same inputs, options and code as the build that made what is in `out`: nothing to do
+        timings["total_s"] = time.perf_counter() - started
+        return BuildReport(out=out_dir, unchanged=True, timings_s=timings)
     views = _select(load_views(views_file), view_names)
     results = load_results(paths, skip_invalid=skip_invalid)
     timings["load_s"] = time.perf_counter() - started
     began = time.perf_counter()
     summary = summarize(results)
     timings["summary_s"] = time.perf_counter() - began
-    out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".gpuscape-build-", dir=out_dir)).resolve()
     report = BuildReport(
@@ -210,7 +222,7 @@ def build(
             staging,
             chosen,
             theme,
-            cache=Cache((Path(cache_dir) if cache_dir else out_dir / CACHE_DIR) if cache else None),
+            cache=store,
             antialias=antialias,
             title=title or DEFAULT_TITLE,
             template=Path(template) if template else None,
@@ -234,7 +246,9 @@ def build(
         report.notes = context.notes
         report.animation = context.animation
         report.written = _publish(staging, out_dir)
-        context.cache.mark_published({**context.keep, **context.published})
+        entries = sorted({p.parts[0] for p in report.written} | set(context.keep))
+        built = {BUILD_ENTRY: inputs if not report.images_skipped else "", ENTRIES: ",".join(entries)}
+        context.cache.mark_published({**context.keep, **context.published, **built})
         if steps is None:
             context.cache.prune()  # a full build: drop what no current output uses
     finally:
@@ -247,6 +261,45 @@ def build(
 @functools.lru_cache(maxsize=1)
 def _renderer() -> str:
     return renderer_version()
+
+
+BUILD_ENTRY, ENTRIES = "build", "build-entries"  # the last whole build's inputs key, its outputs
+
+
+def _inputs_key(
+    paths: Sequence[str | os.PathLike[str]],
+    views_file: str | os.PathLike[str] | None,
+    template: str | os.PathLike[str] | None,
+    options: Any,
+) -> str:
+    """Everything a build reads: the result files (names and bytes), the views, the deck's
+    template, the site's sources (the working folder's or the packaged ones), the code of
+    bench and report, the renderer, the options and the environment the site reads."""
+    from report.load import ResultsNotFoundError, result_files
+    from report.site import resolve_mkdocs_base, resolve_sources, resolve_templates
+
+    try:
+        files = result_files(paths)
+    except ResultsNotFoundError:
+        return ""  # the real load says what is missing
+    code = [p for package in ("bench", "report") for p in sorted(Path(__file__).parent.parent.joinpath(package).rglob("*")) if p.is_file() and p.suffix in (".py", ".yaml", ".yml", ".j2", ".js", ".html", ".md", ".css", ".json")]  # fmt: skip
+    extra = [Path(p) for p in (views_file, template) if p]
+    trees = [resolve_templates(), resolve_sources()]
+    return digest(
+        "build",
+        [str(p) for p in files],
+        file_digest(files),
+        file_digest([*extra, resolve_mkdocs_base()]),
+        [tree_digest(t) if t.is_dir() else "" for t in trees],
+        file_digest(code),
+        _renderer(),
+        os.environ.get("SITE_URL", ""),
+        options,
+    )
+
+
+def _published_entries(cache: Cache) -> list[str]:
+    return [e for e in (cache.published(ENTRIES) or "").split(",") if e]
 
 
 def _select(views: dict[str, View], names: Sequence[str] | None) -> dict[str, View]:

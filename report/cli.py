@@ -227,6 +227,11 @@ def run_pipeline(args: argparse.Namespace, **options: Any) -> BuildReport | None
 
 
 def _print_report(report: BuildReport) -> None:
+    if report.unchanged:
+        print(
+            f"nothing changed since the last build: {report.out}/ is up to date ({report.timings_s['total_s']:.1f} s)"
+        )
+        return
     for invalid in report.skipped_inputs:
         print(f"skipped: {invalid}", file=sys.stderr)
     for duplicate in report.duplicates:

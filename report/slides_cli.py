@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {report.images_skipped}", file=sys.stderr)
         return EXIT_NO_DECK
     t = report.timings_s
+    if report.unchanged:
+        print(f"nothing changed since the last build: {report.out}/ is up to date ({t['total_s']:.1f} s)")
+        return EXIT_OK
     print(f"{report.out}/deck.pptx: {report.rendered} images rendered, {report.cached} from the cache")
     animation = report.animation
     if animation is not None:
