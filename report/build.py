@@ -194,7 +194,7 @@ def build(
     paths = list(paths)
     out_dir = Path(out)
     store = Cache((Path(cache_dir) if cache_dir else out_dir / CACHE_DIR) if cache else None)
-    options = (chosen, [getattr(s, "__name__", s) for s in step_list], view_names, theme, antialias,
+    options = (sorted(chosen), [getattr(s, "__name__", s) for s in step_list], view_names, theme, antialias,
                title, frames, slides_dir, skip_invalid)  # fmt: skip
     inputs = _inputs_key(paths, views_file, template, options)
     if store.published(BUILD_ENTRY) == inputs and all(

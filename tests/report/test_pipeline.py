@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,15 @@ def test_nothing_changed_renders_nothing(first, monkeypatch: pytest.MonkeyPatch)
     assert _pngs(out) == before and _sha(out / "slides" / "deck.pptx") == deck
     assert "site/ unchanged" in " ".join(again.notes)
     assert Image.open(out / "slides" / "landscape.gif").n_frames == FRAMES
+
+
+def test_a_second_make_report_with_nothing_changed_does_nothing(first) -> None:
+    """Another process (another hash seed) sees the same inputs as the last build."""
+    results, out, _ = first
+    command = [sys.executable, "-m", "report", str(results), "--out", str(out), "--formats", "html,png"]
+    done = subprocess.run([*command, "--frames", str(FRAMES)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "nothing changed since the last build" in done.stdout
 
 
 def test_one_changed_value_redraws_only_what_shows_it(first, tmp_path: Path) -> None:
