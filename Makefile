@@ -50,14 +50,14 @@ bench: setup
 	$(BIN)/python -m bench run $(SUITE) --out $(RESULTS)
 	for suite in $(ESTIMATES); do $(BIN)/python -m bench estimate $$suite --out $(RESULTS) || exit $$?; done
 
-# Charts (HTML, PNG, SVG, PDF) and the MkDocs site into $(OUT)/, then the deck and the turning landscape.
+# One process: charts (HTML, PNG, SVG, PDF), the MkDocs site, the deck and the turning landscape
+# into $(OUT)/, every image from one browser; unchanged images come from $(OUT)/.cache.
 report: setup chromium
 	$(BIN)/python -m report $(RESULTS) --out $(OUT)
-	$(BIN)/python -m report slides $(RESULTS) --out $(OUT)/slides
 	@echo "site: $(OUT)/site/index.html  charts: $(OUT)/charts/  deck: $(OUT)/slides/deck.pptx"
 
 slides: setup chromium
-	$(BIN)/python -m report slides $(RESULTS) --out $(OUT)/slides
+	$(BIN)/python -m report slides $(RESULTS) --out $(OUT)/slides --cache $(OUT)/.cache
 
 serve: setup
 	$(BIN)/python -m report serve $(RESULTS) --out $(OUT)
@@ -66,21 +66,21 @@ deploy: report
 	$(BIN)/mkdocs gh-deploy --force -f $(OUT)/mkdocs.yml
 
 perf: setup chromium
-	$(BIN)/python -m bench.perf
+	$(BIN)/python -m perf.bench
 	$(BIN)/python -m perf.engines
-	$(BIN)/python -m report.perf
-	$(BIN)/python -m report.slides_perf
+	$(BIN)/python -m perf.report
+	$(BIN)/python -m perf.slides
 
 test: setup chromium office
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check bench report tests
-	$(BIN)/ruff format --check bench report tests
+	$(BIN)/ruff check bench report perf tests
+	$(BIN)/ruff format --check bench report perf tests
 
 format: setup
-	$(BIN)/ruff format bench report tests
-	$(BIN)/ruff check --fix bench report tests
+	$(BIN)/ruff format bench report perf tests
+	$(BIN)/ruff check --fix bench report perf tests
 
 clean:
 	rm -rf $(OUT)

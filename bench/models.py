@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig
 
+from bench import configkeys
 from bench.schema import Params
 from bench.suite import ModelSpec, resolve_folder
 
@@ -144,21 +145,13 @@ def count_params(model: torch.nn.Module) -> Params:
     if output is not None and output.weight is not model.get_input_embeddings().weight:
         embedding += output.weight.numel()
     cfg = text_config(model.config)
-    experts = _first_attr(cfg, "num_local_experts", "num_experts", "n_routed_experts")
-    top_k = _first_attr(cfg, "num_experts_per_tok", "moe_top_k", "top_k")
+    experts = configkeys.experts(cfg)
+    top_k = configkeys.experts_per_token(cfg)
     active = total
     if experts and top_k and experts > 1:
         routed = sum(p.numel() for name, p in params.items() if _EXPERT_PARAM.search(name + "."))
         active = total - routed + routed * top_k // experts
     return Params(total=total, active=active, embedding=embedding)
-
-
-def _first_attr(config: PretrainedConfig, *names: str) -> int | None:
-    for name in names:
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 def weight_bytes(model: torch.nn.Module) -> int:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from bench import hardware
+from bench import configkeys, hardware
 from bench.hardware import CPU_ID, Hardware
 from bench.schema import Params, Result, Roofline, Setting
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DTYPE_BITS = {"float32": 32, "float16": 16, "bfloat16": 16}
+DTYPE_BITS = {d: int(8 * configkeys.DTYPE_BYTES[d]) for d in ("float32", "float16", "bfloat16")}
 
 
 # --------------------------------------------------------------------------- quantization schemes
@@ -233,7 +233,7 @@ def _shape_cached(config_json: str) -> ModelShape:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from bench.models import _first_attr, count_params, text_config
+    from bench.models import count_params, text_config
 
     config = config_from_dict(json.loads(config_json))
     with torch.device("meta"):
@@ -242,9 +242,12 @@ def _shape_cached(config_json: str) -> ModelShape:
     counts = _count_weights(model)
     cfg = text_config(config)
     moe = counts["routed"] > 0
-    experts = (_first_attr(cfg, "num_local_experts", "num_experts", "n_routed_experts") or 1) if moe else 1
-    top_k = (_first_attr(cfg, "num_experts_per_tok", "moe_top_k", "top_k") or 1) if moe else 1
-    width = _first_attr(cfg, "moe_intermediate_size", "intermediate_size", "n_inner") or 4 * cfg.hidden_size
+    experts = (configkeys.experts(cfg) or 1) if moe else 1
+    top_k = (configkeys.experts_per_token(cfg) or 1) if moe else 1
+    width = (
+        configkeys.positive_int(cfg, *configkeys.EXPERT_INTERMEDIATE, *configkeys.INTERMEDIATE)
+        or 4 * cfg.hidden_size
+    )
     return ModelShape(
         params=params,
         other=params.total - sum(counts[k] for k in ("matmul", "routed", "gathered", "head")),

@@ -1,29 +1,24 @@
-"""The 3D landscape turning once around its vertical axis: frames, a GIF and an MP4.
+"""The 3D landscape turning once around its vertical axis: cameras, a GIF and an MP4.
 
-One browser, one page, one plot: the figure is drawn once with plotly.js, then for each frame
-the camera moves (`Plotly.relayout`) and Chromium captures the plot at device scale 2, so a
-960x540 layout gives 1920x1080 frames drawn like the report's static PNGs.
+The frames come from report.export's one browser session: the figure is drawn once with
+plotly.js (report/assets/turn.js), then for each frame the camera moves (`Plotly.relayout`) and
+Chromium captures the plot at device scale 2, so a 960x540 layout gives 1920x1080 frames drawn
+like the report's static PNGs. In the report's pipeline the turn is one more job of the session
+that renders every image; `animate_figure` runs it alone.
 Measured on the shared 2-core machine for 48 frames of the landscape: kaleido's batch API
-(`write_fig_from_object`, one browser) about 2.4 s a frame; report.export (one browser, a
-fresh plot per figure) about 1.4 s a frame; moving the camera of one plot about 0.2-0.3 s a
-frame plus 4-5 s to start the browser and draw the plot once: 13-17 s in all, under load.
+(`write_fig_from_object`, one browser) about 2.4 s a frame; a fresh plot per figure about 1.4 s
+a frame; moving the camera of one plot about 0.2-0.3 s a frame.
 
-The browser (the one report.export finds) is driven through choreographer, the Chromium
-driver kaleido itself uses, so this needs nothing beyond the report extra. The GIF is
-assembled with pillow on one shared palette; the MP4 needs an ffmpeg (on PATH, or the one
-imageio-ffmpeg ships).
+The GIF is assembled with pillow on one shared palette; the MP4 needs an ffmpeg (on PATH, or
+the one imageio-ffmpeg ships).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
-import json
 import math
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,8 +30,6 @@ from PIL import Image
 DEFAULT_FRAMES = 48
 FRAME_MS = 80  # 12.5 frames a second: one turn of 48 frames takes about 4 s
 WIDTH, HEIGHT, SCALE = 960, 540, 2  # the report's static PNG: 960x540 layout at scale 2
-PAGE_TIMEOUT_S = 60.0
-FRAME_TIMEOUT_S = 30.0
 DEFAULT_EYE = {"x": 1.25, "y": 1.25, "z": 1.25}  # plotly's own default camera
 # Seen from a corner the scene's box is wider than from the preset: step back a little so the
 # axis titles stay inside the picture all the way round.
@@ -119,102 +112,6 @@ def _rotate(v: Sequence[float], k: Sequence[float], angle: float) -> tuple[float
 # --------------------------------------------------------------------------- rendering
 
 
-def _plotly_js() -> Path:
-    """plotly.min.js from the installed plotly package: never a CDN."""
-    import plotly
-
-    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-
-
-def _page_html(fig: Any, width: int, height: int) -> str:
-    """A full page with the figure drawn once at its layout size; sets window.gpuscapeReady."""
-    fig = fig.__class__(fig)  # a copy: the caller's figure keeps its size
-    fig.update_layout(width=width, height=height)
-    return fig.to_html(
-        full_html=True,
-        include_plotlyjs=_plotly_js().as_uri(),
-        div_id="gd",
-        config={"displayModeBar": False},
-        post_script="window.gpuscapeReady = true;",
-    )
-
-
-_WAIT_READY = """new Promise((resolve, reject) => {
-  const started = Date.now();
-  const poll = () => {
-    if (window.gpuscapeReady) {
-      document.body.style.margin = "0";
-      const r = document.getElementById("gd").getBoundingClientRect();
-      resolve(JSON.stringify({x: r.left, y: r.top}));
-    } else if (Date.now() - started > %d) {
-      reject(new Error("plotly did not draw the figure"));
-    } else {
-      setTimeout(poll, 20);
-    }
-  };
-  poll();
-})"""
-
-# Two animation frames after the relayout: the WebGL scene has redrawn by then.
-_MOVE_CAMERA = """Plotly.relayout("gd", {"scene.camera": %s}).then(() => new Promise(
-  resolve => requestAnimationFrame(() => requestAnimationFrame(() => resolve(true)))))"""
-
-
-async def _evaluate(tab: Any, expression: str, timeout_s: float) -> Any:
-    params = {"expression": expression, "awaitPromise": True, "returnByValue": True}
-    response = await asyncio.wait_for(tab.send_command("Runtime.evaluate", params=params), timeout_s)
-    result = response.get("result", {})
-    if "error" in response or "exceptionDetails" in result:
-        detail = response.get("error") or result["exceptionDetails"].get("exception", {}).get("description")
-        raise AnimationError(f"the browser failed to render a frame: {detail}")
-    return result.get("result", {}).get("value")
-
-
-async def _capture(tab: Any, clip: Mapping[str, float], timeout_s: float) -> bytes:
-    params = {"format": "png", "clip": {**clip, "scale": 1}, "optimizeForSpeed": True}
-    response = await asyncio.wait_for(tab.send_command("Page.captureScreenshot", params=params), timeout_s)
-    if "error" in response:
-        raise AnimationError(f"the browser failed to capture a frame: {response['error']}")
-    return base64.b64decode(response["result"]["data"])
-
-
-async def _render(
-    page: Path, cameras: Sequence[Mapping[str, Any]], width: int, height: int, scale: int
-) -> list[Image.Image]:
-    import choreographer
-
-    from report.export import find_browser  # the same Chromium the report's images use
-
-    path = find_browser()
-    if path is None:
-        raise AnimationError(NO_BROWSER)
-    try:
-        browser = choreographer.Browser(path=path, headless=True)
-    except Exception as error:  # choreographer's ChromeNotFoundError and friends
-        raise AnimationError(f"{path} could not be used ({error}). {NO_BROWSER}") from None
-    async with browser:
-        tab = await browser.create_tab("")
-        metrics = {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False}
-        await tab.send_command("Emulation.setDeviceMetricsOverride", params=metrics)
-        await tab.send_command("Page.enable")
-        loaded = tab.subscribe_once("Page.loadEventFired")
-        await tab.send_command("Page.navigate", params={"url": page.as_uri()})
-        await asyncio.wait_for(loaded, PAGE_TIMEOUT_S)
-        origin = json.loads(await _evaluate(tab, _WAIT_READY % (PAGE_TIMEOUT_S * 1000), PAGE_TIMEOUT_S))
-        clip = {**origin, "width": width, "height": height}
-        loop = asyncio.get_running_loop()
-        decoding = []
-        for camera in cameras:
-            await _evaluate(tab, _MOVE_CAMERA % json.dumps(camera), FRAME_TIMEOUT_S)
-            png = await _capture(tab, clip, FRAME_TIMEOUT_S)
-            decoding.append(loop.run_in_executor(None, _decode, png))  # while the next one draws
-        return list(await asyncio.gather(*decoding))
-
-
-def _decode(png: bytes) -> Image.Image:
-    return Image.open(io.BytesIO(png)).convert("RGB")
-
-
 def render_frames(
     fig: Any,
     cameras: Sequence[Mapping[str, Any]],
@@ -223,20 +120,29 @@ def render_frames(
     height: int = HEIGHT,
     scale: int = SCALE,
 ) -> list[Image.Image]:
-    """PNG frames of a 3D figure, one per camera, from one browser and one plot.
+    """PNG frames of a 3D figure, one per camera, from one browser and one plot (report.export's
+    session; the report's pipeline queues its turn beside every other image instead).
     Each frame is (width x scale) by (height x scale) pixels, RGB."""
-    with tempfile.TemporaryDirectory(prefix="gpuscape-anim-") as tmp:
-        page = Path(tmp) / "turn.html"
-        page.write_text(_page_html(fig, width, height), encoding="utf-8")
-        try:
-            frames = asyncio.run(_render(page, cameras, width, height, scale))
-        except (TimeoutError, asyncio.TimeoutError):
-            raise AnimationError("the browser timed out rendering the animation") from None
-    expected = (width * scale, height * scale)
+    from report.export import BrowserNotFoundError, ExportError, TurnJob, export_images
+
+    job = TurnJob("turn", fig, list(cameras), width, height, scale)
+    try:
+        frames = export_images([], turns=[job]).frames["turn"]
+    except BrowserNotFoundError as error:
+        raise AnimationError(f"{NO_BROWSER} ({error})") from None
+    except ExportError as error:
+        raise AnimationError(f"the browser failed to render the animation: {error}") from None
+    except (TimeoutError, asyncio.TimeoutError):
+        raise AnimationError("the browser timed out rendering the animation") from None
+    return check_frames(frames, (width * scale, height * scale))
+
+
+def check_frames(frames: Sequence[Image.Image], expected: tuple[int, int]) -> list[Image.Image]:
+    """The frames, if each has the expected size; AnimationError otherwise."""
     wrong = [f.size for f in frames if f.size != expected]
     if wrong:
         raise AnimationError(f"frames came back {wrong[0]} instead of {expected}")
-    return frames
+    return list(frames)
 
 
 # --------------------------------------------------------------------------- assembling
@@ -344,13 +250,29 @@ def animate_figure(
     """Turn a 3D figure (a plotly Figure or figure dict) once around its vertical axis:
     <out_dir>/<name>.gif, and .mp4 where an ffmpeg is installed. `name` must already be
     path-safe (a view name or a slug)."""
-    import plotly.graph_objects as go
-
-    out = Path(out_dir)
-    fig = fig if isinstance(fig, go.Figure) else go.Figure(fig)
-    camera = fig.layout.scene.camera.to_plotly_json() if fig.layout.scene.camera else None
     started = time.perf_counter()
-    frames = render_frames(fig, turn_cameras(camera, n_frames, TURN_DISTANCE))
+    frames = render_frames(fig, figure_cameras(fig, n_frames))
+    return assemble(frames, out_dir, name, render_s=time.perf_counter() - started, frame_ms=frame_ms, mp4=mp4)
+
+
+def figure_cameras(fig: Any, n_frames: int = DEFAULT_FRAMES) -> list[dict[str, Any]]:
+    """The cameras of one turn from the figure's own camera preset (a Figure or a dict)."""
+    layout = fig.to_plotly_json()["layout"] if hasattr(fig, "to_plotly_json") else fig.get("layout", {})
+    camera = (layout.get("scene") or {}).get("camera")
+    return turn_cameras(camera, n_frames, TURN_DISTANCE)
+
+
+def assemble(
+    frames: Sequence[Image.Image],
+    out_dir: Path | str,
+    name: str,
+    *,
+    render_s: float = 0.0,
+    frame_ms: int = FRAME_MS,
+    mp4: bool = True,
+) -> Animation:
+    """<out_dir>/<name>.gif from rendered frames, and .mp4 where an ffmpeg is installed."""
+    out = Path(out_dir)
     rendered = time.perf_counter()
     gif = write_gif(frames, out / f"{name}.gif", frame_ms)
     gif_done = time.perf_counter()
@@ -368,7 +290,7 @@ def animate_figure(
         mp4_note=note,
         frames=len(frames),
         size=frames[0].size,
-        render_s=rendered - started,
+        render_s=render_s,
         gif_s=gif_done - rendered,
         mp4_s=time.perf_counter() - gif_done,
     )

@@ -1,15 +1,20 @@
-"""`build(paths, out)`: results in, charts out, nothing half-written.
+"""The report's one pipeline: `build(paths, out)` loads and validates the results once, computes
+one summary (report.summary), runs the chosen steps (charts, site, deck, animation), then renders
+every image the steps queued (charts, model charts, deck pictures, animation frames) in one
+browser session (report.export) and lets the steps finish with what was rendered.
 
-Everything is written into a temporary folder next to `out`; only when every step and every
-image has succeeded does each top-level entry (charts/, and whatever later steps add) replace
-its old copy in `out`. Steps are plain functions over a BuildContext, so the site (and anything
-after it) adds itself by appending to STEPS or passing `steps=`. Image jobs that steps queue are
-exported at the end in one batch, with one browser.
+Nothing is half-written: everything goes into a temporary folder next to `out`; only when every
+step and every image has succeeded does each top-level entry (charts/, docs/, site/, slides/ ...)
+replace its old copy in `out`. Images, the deck, the animation and the built site are kept in
+<out>/.cache by the content that makes them (report.cache), so a rebuild with nothing changed
+renders nothing and a changed value re-renders only the images it touches.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import os
 import shutil
 import tempfile
@@ -20,30 +25,40 @@ from pathlib import Path
 from typing import Any
 
 from bench.schema import Result, slugify
+from report import animate
+from report.cache import CACHE_DIR, Cache, digest, file_digest, tree_digest
 from report.charts import (
     ChartData,
     Template,
     chart_data,
-    failure_text,
     figure_spec,
     model_views,
-    setting_text,
+    reuse_figures,
+    title_band_px,
 )
+from report.embed import PLOTLY_JS, embed, plotly_js_path, plotly_js_text
 from report.export import (
     DEFAULT_TABS,
     IMAGE_FORMATS,
     BrowserNotFoundError,
+    ExportStats,
     ImageJob,
+    TurnJob,
     export_images,
+    renderer_version,
 )
 from report.load import Invalid, ResultSet, load_results
-from report.views import View, load_views
+from report.summary import DEFAULT_TITLE, Summary, summarize
+from report.text import failure_line, setting_text
+from report.views import View, deck_views, load_views
 
 FORMATS = ("html", *IMAGE_FORMATS)
 DEFAULT_FORMATS = FORMATS
-MODEL_IMAGE_FORMATS = ("png",)  # model pages embed the HTML; one PNG each is enough for slides
 CHARTS_DIR = "charts"
-PLOTLY_JS = "plotly.min.js"  # shared by the per-model pages (the view pages inline their own)
+SLIDES_DIR = "slides"
+STATIC_TEMPLATE: Template = "presentation"  # report.charts' template for every static image
+ANIMATED_VIEW = "landscape"  # the view the animation turns
+DECK_IMAGES_DIR = "images"  # the deck's own pictures, where no chart image serves
 
 PAGE_COLORS = {
     "light": {"text": "#2a3f5f", "background": "#ffffff", "rule": "#e5e8ef", "muted": "#667"},
@@ -53,22 +68,76 @@ PAGE_COLORS = {
 
 @dataclass
 class BuildContext:
-    """What a build step reads (results, views, options) and where it writes (`staging`)."""
+    """What a build step reads (results, summary, views, options) and where it writes (`staging`)."""
 
     results: ResultSet
+    summary: Summary
     views: Mapping[str, View]
     staging: Path  # the temporary build root; moved into place entry by entry at the end
     formats: frozenset[str]
     theme: Template = "light"
-    images: list[ImageJob] = field(default_factory=list)  # exported after the last step
+    cache: Cache = field(default_factory=lambda: Cache(None))
+    antialias: bool = True
+    title: str = DEFAULT_TITLE
+    template: Path | None = None  # the deck's .pptx template
+    frames: int = animate.DEFAULT_FRAMES
+    slides_dir: str = SLIDES_DIR  # "" puts the deck at the top of `out` (python -m report slides)
+    images: list[ImageJob] = field(default_factory=list)  # rendered after the last step
+    turns: list[TurnJob] = field(default_factory=list)
+    finish: list[Callable[[ExportStats], None]] = field(default_factory=list)  # after rendering
     notes: list[str] = field(default_factory=list)  # one-line remarks for the user
+    queued: dict[str, Path] = field(default_factory=dict)  # image key -> where it will be
+    out: Path = Path("build")
+    keep: dict[str, str] = field(default_factory=dict)  # published entries left as they are, by key
+    published: dict[str, str] = field(default_factory=dict)  # keys of the entries this build publishes
+    cached_images: int = 0
+    animation: animate.Animation | None = None
 
     def path(self, *parts: str) -> Path:
         """A path inside the staging folder that cannot leave it (parts are checked)."""
-        target = self.staging.joinpath(*parts).resolve()
+        target = self.staging.joinpath(*[p for p in parts if p]).resolve()
         if not target.is_relative_to(self.staging.resolve()):
             raise ValueError(f"refusing to write outside the build folder: {'/'.join(parts)}")
         return target
+
+    @property
+    def results_list(self) -> list[Result]:
+        """The results in load order: every figure of a build is drawn from this one list, so
+        the same view gives the same spec (and the same cached image) in every step."""
+        return self.results.results
+
+    def image_key(self, figure: Mapping[str, Any], fmt: str, width: int, height: int, scale: float) -> str:
+        return digest("image", figure, fmt, width, height, scale, self.antialias, _renderer())
+
+    def write_text(self, path: Path, text: str) -> None:
+        """Write a file, linked from the cache where the same text was written before (a chart
+        page inlines plotly.js: 4.6 MB a page that needs no second copy on disk)."""
+        data = text.encode("utf-8")
+        key = hashlib.sha256(data).hexdigest()
+        if self.cache.fetch(key, path.suffix, path):
+            return
+        path.write_bytes(data)
+        self.cache.store(key, path.suffix, path)
+
+    def add_image(self, figure: Mapping[str, Any], outputs: Mapping[str, Path]) -> dict[str, Path]:
+        """Queue a figure for the browser, unless this build already queued the same picture
+        (then its path is returned instead) or the cache holds it (then it is placed now).
+        Returns format -> the path that will hold the picture."""
+        job = ImageJob(figure, outputs)
+        placed: dict[str, Path] = {}
+        render: dict[str, Path] = {}
+        for fmt, path in outputs.items():
+            key = self.image_key(figure, fmt, job.width, job.height, job.scale)
+            if key in self.queued:
+                placed[fmt] = self.queued[key]
+            elif self.cache.fetch(key, f".{fmt}", path):
+                self.queued[key] = placed[fmt] = path
+                self.cached_images += 1
+            else:
+                self.queued[key] = placed[fmt] = render[fmt] = path
+        if render:
+            self.images.append(ImageJob(figure, render, job.width, job.height, job.scale))
+        return placed
 
 
 @dataclass
@@ -83,6 +152,10 @@ class BuildReport:
     images_skipped: str | None = None  # why no static images were made (no Chromium)
     notes: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    rendered: int = 0  # images the browser drew this time
+    cached: int = 0  # images placed from the cache
+    animation: animate.Animation | None = None
+    unchanged: bool = False  # the inputs were those of the last build: nothing was done
 
 
 Step = Callable[[BuildContext], None]
@@ -99,40 +172,134 @@ def build(
     theme: Template = "light",
     tabs: int = DEFAULT_TABS,
     antialias: bool = True,
-    steps: Sequence[Step] | None = None,
+    steps: Sequence[str | Step] | None = None,
+    title: str | None = None,
+    template: str | os.PathLike[str] | None = None,
+    frames: int | None = None,
+    slides_dir: str = SLIDES_DIR,
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> BuildReport:
-    """Render the results under `paths` into `out` (charts/ by default; `steps` replaces the
-    list of steps). `view_names` limits the views drawn (default: all, built-in plus
-    `views_file`). Raises on bad input before writing anything; if no Chromium is found the
-    HTML is still written and `images_skipped` says why the images are missing."""
+    """Render the results under `paths` into `out`: `steps` (names from STEPS, or step
+    functions; default: all of them, in order). `view_names` limits the views drawn (default:
+    all, built-in plus `views_file`). Raises on bad input before writing anything; if no Chromium
+    is found the HTML is still written and `images_skipped` says why the images are missing
+    (and the deck and the animation are left out, with a note). `slides_dir` is where the deck
+    and the animation go inside `out`; `cache_dir` where rendered files are kept (default
+    <out>/.cache; `cache=False`: render everything, keep nothing)."""
     chosen = _formats(formats)
+    step_list = _steps(steps)
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    paths = list(paths)
+    out_dir = Path(out)
+    store = Cache((Path(cache_dir) if cache_dir else out_dir / CACHE_DIR) if cache else None)
+    options = (sorted(chosen), [getattr(s, "__name__", s) for s in step_list], view_names, theme, antialias,
+               title, frames, slides_dir, skip_invalid)  # fmt: skip
+    inputs = _inputs_key(paths, views_file, template, options)
+    if store.published(BUILD_ENTRY) == inputs and all(
+        (out_dir / e).exists() for e in _published_entries(store)
+    ):
+        # the same inputs, options and code as the build that made what is in `out`: nothing to do
+        timings["total_s"] = time.perf_counter() - started
+        return BuildReport(out=out_dir, unchanged=True, timings_s=timings)
     views = _select(load_views(views_file), view_names)
     results = load_results(paths, skip_invalid=skip_invalid)
     timings["load_s"] = time.perf_counter() - started
-    out_dir = Path(out)
+    began = time.perf_counter()
+    summary = summarize(results)
+    timings["summary_s"] = time.perf_counter() - began
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".gpuscape-build-", dir=out_dir))
+    staging = Path(tempfile.mkdtemp(prefix=".gpuscape-build-", dir=out_dir)).resolve()
     report = BuildReport(
         out=out_dir, results=len(results), skipped_inputs=results.skipped, duplicates=results.duplicates
     )
     try:
-        context = BuildContext(results, views, staging, chosen, theme)
-        for step in STEPS if steps is None else steps:
-            began = time.perf_counter()
-            step(context)
-            timings[f"{getattr(step, '__name__', 'step')}_s"] = time.perf_counter() - began
+        context = BuildContext(
+            results,
+            summary,
+            views,
+            staging,
+            chosen,
+            theme,
+            cache=store,
+            antialias=antialias,
+            title=title or DEFAULT_TITLE,
+            template=Path(template) if template else None,
+            frames=animate.DEFAULT_FRAMES if frames is None else frames,
+            slides_dir=slides_dir,
+            out=out_dir,
+        )
+        with reuse_figures():  # a view the charts, the site and the deck all draw is drawn once
+            for step in step_list:
+                began = time.perf_counter()
+                step(context)
+                timings[f"{getattr(step, '__name__', 'step')}_s"] = time.perf_counter() - began
         began = time.perf_counter()
-        report.images_skipped = _export(context, tabs, antialias)
+        stats, report.images_skipped = _render(context, tabs, antialias)
         timings["images_s"] = time.perf_counter() - began
+        report.rendered, report.cached = stats.figures, context.cached_images
+        began = time.perf_counter()
+        for finish in context.finish:
+            finish(stats)
+        timings["finish_s"] = time.perf_counter() - began
         report.notes = results.notes + context.notes
+        report.animation = context.animation
         report.written = _publish(staging, out_dir)
+        entries = sorted({p.parts[0] for p in report.written} | set(context.keep))
+        built = {BUILD_ENTRY: inputs if not report.images_skipped else "", ENTRIES: ",".join(entries)}
+        context.cache.mark_published({**context.keep, **context.published, **built})
+        if steps is None:
+            context.cache.prune()  # a full build: drop what no current output uses
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     timings["total_s"] = time.perf_counter() - started
     report.timings_s = timings
     return report
+
+
+@functools.lru_cache(maxsize=1)
+def _renderer() -> str:
+    return renderer_version()
+
+
+BUILD_ENTRY, ENTRIES = "build", "build-entries"  # the last whole build's inputs key, its outputs
+
+
+def _inputs_key(
+    paths: Sequence[str | os.PathLike[str]],
+    views_file: str | os.PathLike[str] | None,
+    template: str | os.PathLike[str] | None,
+    options: Any,
+) -> str:
+    """Everything a build reads: the result files (names and bytes), the views, the deck's
+    template, the site's sources (the working folder's or the packaged ones), the code of
+    bench and report, the renderer, the options and the environment the site reads."""
+    from report.load import ResultsNotFoundError, result_files
+    from report.site import resolve_mkdocs_base, resolve_sources, resolve_templates
+
+    try:
+        files = result_files(paths)
+    except ResultsNotFoundError:
+        return ""  # the real load says what is missing
+    code = [p for package in ("bench", "report") for p in sorted(Path(__file__).parent.parent.joinpath(package).rglob("*")) if p.is_file() and p.suffix in (".py", ".yaml", ".yml", ".j2", ".js", ".html", ".md", ".css", ".json")]  # fmt: skip
+    extra = [Path(p) for p in (views_file, template) if p]
+    trees = [resolve_templates(), resolve_sources()]
+    return digest(
+        "build",
+        [str(p) for p in files],
+        file_digest(files),
+        file_digest([*extra, resolve_mkdocs_base()]),
+        [tree_digest(t) if t.is_dir() else "" for t in trees],
+        file_digest(code),
+        _renderer(),
+        os.environ.get("SITE_URL", ""),
+        options,
+    )
+
+
+def _published_entries(cache: Cache) -> list[str]:
+    return [e for e in (cache.published(ENTRIES) or "").split(",") if e]
 
 
 def _select(views: dict[str, View], names: Sequence[str] | None) -> dict[str, View]:
@@ -154,14 +321,35 @@ def _formats(formats: Iterable[str]) -> frozenset[str]:
     return chosen
 
 
-def _export(context: BuildContext, tabs: int, antialias: bool) -> str | None:
-    if not context.images:
-        return None
+def _steps(steps: Sequence[str | Step] | None) -> list[Step]:
+    if steps is None:
+        return list(STEPS.values())
+    chosen = []
+    for step in steps:
+        if callable(step):
+            chosen.append(step)
+        elif step.strip() in STEPS:
+            chosen.append(STEPS[step.strip()])
+        else:
+            raise ValueError(f"unknown step {step!r}; known: {', '.join(STEPS)}")
+    return chosen
+
+
+def _render(context: BuildContext, tabs: int, antialias: bool) -> tuple[ExportStats, str | None]:
+    """Every queued image and turn in one browser; then each new image goes into the cache.
+    Without a Chromium: no images (the steps' finishers then leave out what needs them) and
+    the reason."""
+    if not context.images and not context.turns:
+        return ExportStats(), None
     try:
-        export_images(context.images, tabs=tabs, antialias=antialias)
+        stats = export_images(context.images, turns=context.turns, tabs=tabs, antialias=antialias)
     except BrowserNotFoundError as error:
-        return str(error)
-    return None
+        return ExportStats(), str(error)
+    for job in context.images:
+        for fmt, path in job.outputs.items():
+            key = context.image_key(job.figure, fmt, job.width, job.height, job.scale)
+            context.cache.store(key, f".{fmt}", path)
+    return stats, None
 
 
 def _publish(staging: Path, out: Path) -> list[Path]:
@@ -187,7 +375,7 @@ def _publish(staging: Path, out: Path) -> list[Path]:
 def write_charts(context: BuildContext) -> None:
     """charts/<view>.html (self-contained) and .png/.svg/.pdf for every view; and for the model
     pages charts/models/<slug>/<view>.html (sharing charts/plotly.min.js) and .png."""
-    results = list(context.results)
+    results = context.results_list
     charts = context.path(CHARTS_DIR)
     charts.mkdir(parents=True)
     image_formats = sorted(context.formats & set(IMAGE_FORMATS))
@@ -197,9 +385,8 @@ def write_charts(context: BuildContext) -> None:
             spec = figure_spec(view, results, context.theme, data=data)
             _write_page(context, charts / f"{view.name}.html", view, spec, data, inline_plotly=True)
         if image_formats:
-            static = figure_spec(view, results, "presentation", static=True, data=data)
-            outputs = {fmt: charts / f"{view.name}.{fmt}" for fmt in image_formats}
-            context.images.append(ImageJob(static, outputs))
+            static = figure_spec(view, results, STATIC_TEMPLATE, static=True, data=data)
+            context.add_image(static, {fmt: charts / f"{view.name}.{fmt}" for fmt in image_formats})
     _write_model_charts(context, results, charts)
 
 
@@ -207,36 +394,34 @@ def _write_model_charts(context: BuildContext, results: list[Result], charts: Pa
     views = model_views(context.views)
     if not views:
         return
-    from report.site import unique_slugs  # the site's page slugs, so chart folders match its pages
-
-    by_model: dict[str, list[Result]] = {}
-    for result in results:
-        by_model.setdefault(result.model.name, []).append(result)
-    slugs = unique_slugs(by_model)
+    slugs = context.summary.slug_of  # the site's page slugs, so chart folders match its pages
     write_html = "html" in context.formats
     png = "png" in context.formats
     if write_html:
-        _copy_plotly(charts / PLOTLY_JS)
-    for name, cells in by_model.items():
+        shutil.copyfile(plotly_js_path(), charts / PLOTLY_JS)
+    for model in context.summary.models:
+        name, cells = model.name, [r for r in results if r.model.name == model.name]
         folder = context.path(CHARTS_DIR, "models", slugify(slugs[name]))
         folder.mkdir(parents=True)
         for view in views:
-            pool = results if view.per_model == "highlight" else cells
-            mode = {"highlight": name} if view.per_model == "highlight" else {"only": name}
+            pool, mode = _model_pool(view, name, results, cells)
             data = chart_data(view, pool, **mode)
             if write_html:
                 spec = figure_spec(view, pool, context.theme, data=data, **mode)
                 _write_page(context, folder / f"{view.name}.html", view, spec, data, inline_plotly=False,
                             subject=name, plotly_src=f"../../{PLOTLY_JS}")  # fmt: skip
             if png:
-                static = figure_spec(view, pool, "presentation", static=True, data=data, **mode)
-                context.images.append(ImageJob(static, {"png": folder / f"{view.name}.png"}))
+                static = figure_spec(view, pool, STATIC_TEMPLATE, static=True, data=data, **mode)
+                context.add_image(static, {"png": folder / f"{view.name}.png"})
 
 
-def _copy_plotly(target: Path) -> None:
-    import plotly
-
-    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / PLOTLY_JS, target)
+def _model_pool(
+    view: View, name: str, results: list[Result], cells: list[Result]
+) -> tuple[list[Result], dict[str, str]]:
+    """The cells a model's chart draws (all of them, the model's highlighted, or its own only)."""
+    if view.per_model == "highlight":
+        return results, {"highlight": name}
+    return cells, {"only": name}
 
 
 @functools.lru_cache(maxsize=1)
@@ -251,26 +436,10 @@ def _environment() -> Any:
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
-    return get_plotlyjs()
-
-
 def figure_html(spec: Mapping[str, Any], div_id: str) -> str:
     """plotly's HTML for a figure: a div with a fixed id (deterministic output) and its script,
-    without plotly.js (the page loads it once)."""
-    import plotly.io as pio
-
-    return pio.to_html(
-        dict(spec),
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        validate=False,
-        config={"displaylogo": False, "responsive": True},
-    )
+    without plotly.js (the page loads it once); the data exactly as given."""
+    return str(embed(dict(spec), div_id, lean=False))
 
 
 def _write_page(
@@ -295,14 +464,14 @@ def _write_page(
         description=view.description,
         # plotly's own output (its JSON escapes <, > and /) and plotly.js itself: trusted
         chart=Markup(figure_html(spec, f"chart-{view.name}")),
-        plotly_js_inline=Markup(_plotly_js()) if inline_plotly else "",
+        plotly_js_inline=Markup(plotly_js_text()) if inline_plotly else "",
         plotly_js_src=plotly_src,
         failed=[_failed_row(r) for r in data.failed],
         missing=[{"model": r.model.name, "setting": setting_text(r), "metric": m} for r, m in data.missing],
         summary=summary,
         colors=PAGE_COLORS["dark" if context.theme == "dark" else "light"],
     )
-    path.write_text(text, encoding="utf-8")
+    context.write_text(path, text)
 
 
 def _failed_row(result: Result) -> dict[str, str]:
@@ -313,7 +482,7 @@ def _failed_row(result: Result) -> dict[str, str]:
         "setting": setting_text(result),
         "status": result.status,
         "message": message[:500],
-        "line": failure_text(result),
+        "line": failure_line(result),
     }
 
 
@@ -321,20 +490,156 @@ def _failed_row(result: Result) -> dict[str, str]:
 
 
 def write_site(context: BuildContext) -> None:
-    """The MkDocs site (report.site): docs/ from templates/ and site/, mkdocs.yml, and the
-    site/ that `mkdocs build --strict` makes, with the slide view as one of its pages."""
-    from report.site import HOME_VIEW, build_site
-    from report.slides import SLIDES_PAGE, slides_page
+    """The MkDocs site (report.site): docs/ from the templates and hand-written pages, mkdocs.yml,
+    and the site/ that `mkdocs build --strict` makes, with the slide view as one of its pages.
+    The built site is kept by a hash of its sources, so an unchanged site is not built again."""
+    from report.site import HOME_VIEW, SLIDES_PAGE, build_site, run_mkdocs, slides_page
 
     if HOME_VIEW not in context.views:
         context.notes.append(
             f"site skipped: its home page draws the {HOME_VIEW!r} view, which --view left out"
         )
         return
-    results = list(context.results)
-    pages = {SLIDES_PAGE: slides_page(results, views=context.views)} if results else None
-    build_site(results, context.staging, views=context.views, extra_pages=pages)
+    summary = context.summary
+    pages = (
+        {SLIDES_PAGE: slides_page(summary.results, views=context.views, summary=summary)}
+        if summary.results
+        else None
+    )
+    docs = build_site(
+        summary.results, context.staging, views=context.views, extra_pages=pages, summary=summary, build=False
+    )
+    config = context.staging / "mkdocs.yml"
+    key = digest("site", tree_digest(docs), config.read_text(encoding="utf-8"), _theme_digest(config))
+    site = context.staging / "site"
+    if context.cache.published("site") == key and (context.out / "site").is_dir():
+        context.keep["site"] = key  # the published site/ is this one: leave it as it is
+        context.notes.append("site: docs/ and mkdocs.yml rendered; site/ unchanged since the last build")
+        return
+    context.keep.pop("site", None)
+    context.published["site"] = key
+    if context.cache.fetch_tree("site", key, site):
+        context.notes.append("site: docs/ and mkdocs.yml rendered; site/ unchanged since the last build")
+        return
+    run_mkdocs(config, site, strict=True)
+    context.cache.store_tree("site", key, site)
     context.notes.append("site: docs/ and mkdocs.yml rendered, site/ built with mkdocs --strict")
 
 
-STEPS: list[Step] = [write_charts, write_site]
+def _theme_digest(config: Path) -> str:
+    """The theme overrides a generated mkdocs.yml points at (they shape every built page)."""
+    import yaml
+
+    theme = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("theme") or {}
+    custom = theme.get("custom_dir")
+    folder = (config.parent / custom).resolve() if custom else None
+    return tree_digest(folder) if folder is not None and folder.is_dir() else ""
+
+
+# --------------------------------------------------------------------------- the deck step
+
+
+def write_deck(context: BuildContext) -> None:
+    """slides/deck.pptx: the deck's views and each model's first chart as pictures (the chart
+    images this build renders anyway, their title band hidden: the slide's title names them),
+    findings per machine and methodology, with speaker notes."""
+    from report import slides
+
+    results = context.results_list
+    folder = context.path(context.slides_dir)
+    chosen = deck_views(context.views)
+    pictures: dict[str, Path] = {}
+    crops: dict[str, float] = {}
+    band = title_band_px(static=True) - 10  # keep the symbol key just under the title
+    model_band = title_band_px(static=True, subject=True) - 10
+    for view in chosen:
+        spec = figure_spec(view, results, STATIC_TEMPLATE, static=True)
+        pictures[view.name] = context.add_image(spec, {"png": folder / DECK_IMAGES_DIR / f"{view.name}.png"})[
+            "png"
+        ]
+        crops[view.name] = band / 540
+    first = next(iter(model_views(context.views)), None)
+    if first is not None:
+        for model in context.summary.models:
+            if not model.ok:
+                continue
+            cells = [r for r in results if r.model.name == model.name]
+            pool, mode = _model_pool(first, model.name, results, cells)
+            spec = figure_spec(first, pool, STATIC_TEMPLATE, static=True, **mode)
+            key = f"model-{model.slug}"
+            pictures[key] = context.add_image(spec, {"png": folder / DECK_IMAGES_DIR / f"{key}.png"})["png"]
+            crops[key] = model_band / 540
+    infos = [slides.view_info(v, results) for v in chosen]
+
+    def finish(stats: ExportStats) -> None:
+        if not all(p.is_file() for p in pictures.values()):
+            context.notes.append("deck skipped: its pictures were not rendered (no Chromium)")
+            return
+        images = {k: slides.Picture(p, crops[k]) for k, p in pictures.items()}
+        deck = slides.plan_deck(
+            results, title=context.title, views=infos, images=images, summary=context.summary
+        )
+        target = folder / slides.DECK_NAME
+        key = _deck_key(context, deck)
+        if context.cache.fetch(key, ".pptx", target):
+            return
+        slides.write_deck(deck, target, template=context.template)
+        context.cache.store(key, ".pptx", target)
+
+    context.finish.append(finish)
+
+
+def _deck_key(context: BuildContext, deck: Any) -> str:
+    """The deck's content (its text, and the bytes of every picture) and its template."""
+    pictures = sorted({s.image.path for s in [*deck.views, *deck.models] if s.image is not None})
+    plan = str(dataclasses.asdict(deck)).replace(str(context.staging), "")  # where it is built varies
+    template = file_digest([context.template]) if context.template else ""
+    return digest("deck", plan, file_digest(pictures), template)
+
+
+# --------------------------------------------------------------------------- the animation step
+
+
+def write_animation(context: BuildContext) -> None:
+    """slides/landscape.gif (.mp4): the landscape turning once (report.animate), its frames
+    captured in the build's one browser session; kept by content like the images."""
+    view = context.views.get(ANIMATED_VIEW)
+    ok = any(r.status == "ok" for r in context.results_list)
+    if not context.frames or view is None or not view.is_3d or not ok:
+        return
+    spec = figure_spec(view, context.results_list, STATIC_TEMPLATE, static=True)  # titled: a GIF stands alone
+    cameras = animate.figure_cameras(spec, context.frames)
+    folder = context.path(context.slides_dir)
+    key = digest("turn", spec, cameras, animate.FRAME_MS, _renderer())
+    ffmpeg = animate.find_ffmpeg() is not None
+    gif, mp4 = folder / f"{ANIMATED_VIEW}.gif", folder / f"{ANIMATED_VIEW}.mp4"
+    if context.cache.has(key, ".gif") and (not ffmpeg or context.cache.has(key, ".mp4")):
+        context.cache.fetch(key, ".gif", gif)
+        if ffmpeg:
+            context.cache.fetch(key, ".mp4", mp4)
+        context.animation = animate.Animation(
+            gif, mp4 if ffmpeg else None, None, context.frames, (1920, 1080), 0.0, 0.0, 0.0
+        )
+        return
+    context.turns.append(TurnJob(ANIMATED_VIEW, spec, cameras))
+
+    def finish(stats: ExportStats) -> None:
+        if ANIMATED_VIEW not in stats.frames:
+            context.notes.append("animation skipped: its frames were not rendered (no Chromium)")
+            return
+        frames = animate.check_frames(stats.frames[ANIMATED_VIEW], (1920, 1080))
+        made = animate.assemble(frames, folder, ANIMATED_VIEW, render_s=stats.render_s)
+        context.cache.store(key, ".gif", made.gif)
+        if made.mp4 is not None:
+            context.cache.store(key, ".mp4", made.mp4)
+        context.animation = made
+
+    context.finish.append(finish)
+
+
+STEPS: dict[str, Step] = {
+    "charts": write_charts,
+    "site": write_site,
+    "deck": write_deck,
+    "animation": write_animation,
+}

@@ -14,17 +14,20 @@ result files are untrusted: every text plotly renders as HTML is escaped here.
 from __future__ import annotations
 
 import colorsys
+import contextlib
 import functools
 import hashlib
 import html
 import math
+import pickle
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bench.schema import METRICS, Metric, Result, device_kind
 from report.load import result_order
+from report.text import count, metric_value, setting_text
 from report.views import VIEWS, View
 
 Template = Literal["light", "dark", "presentation"]
@@ -187,11 +190,48 @@ def matches(view: View, result: Result) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- reuse within a build
+
+_memo: dict[tuple[Any, ...], Any] | None = None
+
+
+@contextlib.contextmanager
+def reuse_figures() -> Iterator[None]:
+    """Inside the block the same view of the same results (the same Result objects, in any
+    order) is selected and drawn once: the report's pipeline draws a view for the chart pages,
+    the site, the deck and the animation, and each gets a copy of one figure."""
+    global _memo
+    outer = _memo
+    _memo = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _memo = outer
+
+
+def _memo_key(kind: str, view: View, results: Iterable[Result], *rest: Any) -> tuple[Any, ...] | None:
+    if _memo is None:
+        return None
+    return (kind, id(view), frozenset(map(id, results)), *rest)
+
+
 def chart_data(
     view: View, results: Iterable[Result], *, highlight: str | None = None, only: str | None = None
 ) -> ChartData:
     """Select and measure the cells of a view. `only` keeps one model (by name); `highlight`
     keeps every model but draws the others grey."""
+    results = results if isinstance(results, (list, tuple)) else list(results)
+    key = _memo_key("data", view, results, highlight, only)
+    if key is not None and _memo is not None:
+        if key not in _memo:
+            _memo[key] = _chart_data(view, results, highlight=highlight, only=only)
+        return _memo[key]
+    return _chart_data(view, results, highlight=highlight, only=only)
+
+
+def _chart_data(
+    view: View, results: Iterable[Result], *, highlight: str | None = None, only: str | None = None
+) -> ChartData:
     # sorted, so the figure (and its HTML) does not depend on the order results came in
     chosen = sorted(
         (r for r in results if matches(view, r) and (only is None or r.model.name == only)), key=result_order
@@ -225,24 +265,6 @@ def chart_data(
 # --------------------------------------------------------------------------- text
 
 
-def _count(value: float) -> str:
-    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= limit:
-            return f"{value / limit:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def format_value(metric: Metric, value: float | None) -> str:
-    """A display value with its unit: 3 significant figures, counts as 8.03B / 124M."""
-    if value is None:
-        return "n/a"
-    if not metric.unit:
-        return _count(value) if value >= 1000 else f"{value:.4g}"
-    if metric.unit == "s" and value < 0.1:
-        return f"{value * 1000:.3g} ms"
-    return f"{value:.3g} {metric.unit}"
-
-
 def axis_title(metric: Metric, kinds: Sequence[str], override: str | None = None) -> str:
     """The registry's title, named by device where the name depends on it (GPU memory vs RSS)."""
     if override:
@@ -253,16 +275,6 @@ def axis_title(metric: Metric, kinds: Sequence[str], override: str | None = None
     return metric.title(kinds[0] if kinds else None)
 
 
-def setting_text(result: Result) -> str:
-    """device · dtype · quantization · batch · prompt · new tokens, for hover and lists."""
-    s = result.setting
-    parts = [s.device, s.dtype]
-    if s.quantization and s.quantization.lower() != "none":
-        parts.append(s.quantization)
-    parts += [f"batch {s.batch_size}", f"prompt {s.prompt_tokens}", f"{s.new_tokens} new"]
-    return " · ".join(parts)
-
-
 def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
     """Model, every setting and the key metrics of one cell (escaped: names are untrusted)."""
     r = point.result
@@ -271,11 +283,11 @@ def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
     kind = device_kind(r)
     shown = set()
     for metric, value in zip(metrics, point.values, strict=True):
-        lines.append(f"{e(metric.title(kind).rsplit(' (', 1)[0])}: {e(format_value(metric, value))}")
+        lines.append(f"{e(metric.title(kind).rsplit(' (', 1)[0])}: {e(metric_value(metric, value))}")
         shown.add(metric.id)
     extra = [METRICS[m] for m in KEY_METRICS if m not in shown]
     key = [
-        f"{m.title(kind).rsplit(' (', 1)[0]}: {format_value(m, m.display(r))}"
+        f"{m.title(kind).rsplit(' (', 1)[0]}: {metric_value(m, m.display(r))}"
         for m in extra
         if m.display(r) is not None
     ]
@@ -286,11 +298,6 @@ def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
     method = "estimated (roofline, not run)" if r.method == "estimated" else "measured"
     lines.append(f"{method} · suite {e(r.suite)}")
     return "<br>".join(lines)
-
-
-def failure_text(result: Result) -> str:
-    """One failed cell in a line: model, setting, status."""
-    return f"{result.model.name} ({setting_text(result)}): {result.status}"
 
 
 def note_text(data: ChartData) -> str:
@@ -591,7 +598,7 @@ def log_ticks(low: float, high: float, wide: float = 2.5) -> list[float]:
 
 
 def _tick_label(value: float) -> str:
-    return _count(value) if value >= 1000 else f"{value:g}"
+    return count(value, space=False) if value >= 1000 else f"{value:g}"
 
 
 def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[str, Any]:
@@ -608,7 +615,7 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
     if metric.id in SETTING_METRICS and 0 < len(distinct) <= 8:
         # a setting takes a few values: label exactly those (batch 1 2 4 8, not 1 2 5 10)
         layout["tickvals"] = distinct
-        layout["ticktext"] = [f"{v:g}" if v < 100_000 else _count(v) for v in distinct]
+        layout["ticktext"] = [f"{v:g}" if v < 100_000 else count(v, space=False) for v in distinct]
     elif log and values:
         # a 3D axis seen at an angle has less room for labels than a 2D one
         layout["tickvals"] = log_ticks(min(values), max(values), wide=1.5 if view.is_3d else 2.5)
@@ -700,13 +707,18 @@ def _title(view: View, subject: str | None, static: bool) -> dict[str, Any]:
     return title
 
 
+def title_band_px(static: bool, subject: bool = False) -> int:
+    """Pixels at the top of a figure's layout that its title (and a model's subtitle) take."""
+    return (62 if static else 50) + ((24 if static else 18) if subject else 0)
+
+
 def figure_layout(data: ChartData, template: Template, static: bool, subject: str | None) -> dict[str, Any]:
     """Title, axes or scene, legends, note, margins and size; no figure data."""
     view = data.view
     note = _note(data, template, static)
     note_px = (note["text"].count("<br>") + 1) * (19 if static else 17) + 8 if note else 0
     has_key = view.symbol is not None and bool(data.points or data.context)
-    title_px = (62 if static else 50) + ((24 if static else 18) if subject else 0)
+    title_px = title_band_px(static, subject is not None)
     top = title_px + (36 if has_key else 0)
     height = STATIC_HEIGHT if static else (640 if view.is_3d else 560)
     key_top = title_px - 6
@@ -754,9 +766,29 @@ def figure_spec(
     data: ChartData | None = None,
 ) -> dict[str, Any]:
     """A view of the results as a plotly figure dict (unvalidated: fast). `static` sizes text
-    and legend for a 960x540 image; `highlight`/`only` take a model name (model pages)."""
+    and legend for a 960x540 image; `highlight`/`only` take a model name (model pages).
+    The dict is the caller's to change (inside reuse_figures, a copy of the one drawn)."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
+    results = results if isinstance(results, (list, tuple)) else list(results)
+    key = _memo_key("spec", view, results, template, static, highlight, only)
+    if key is not None and _memo is not None:
+        if key not in _memo:
+            spec = _figure_spec(view, results, template, static, highlight, only, data)
+            _memo[key] = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.loads(_memo[key])  # a copy: several times faster than deepcopy for plain data
+    return _figure_spec(view, results, template, static, highlight, only, data)
+
+
+def _figure_spec(
+    view: View,
+    results: Iterable[Result],
+    template: Template,
+    static: bool,
+    highlight: str | None,
+    only: str | None,
+    data: ChartData | None,
+) -> dict[str, Any]:
     if data is None:
         data = chart_data(view, results, highlight=highlight, only=only)
     level = legend_level(data, static)

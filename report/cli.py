@@ -1,6 +1,7 @@
 """`python -m report`: the report's command line.
 
-`python -m report RESULTS... --out build/` runs the default command, `build`. Other commands
+`python -m report RESULTS... --out build/` runs the default command, `build`: the one pipeline
+(report.build) with every step, or those `--steps` names. Other commands
 live in their own modules, listed in COMMANDS: `python -m report slides ...` runs
 report.slides_cli, `python -m report serve ...` the first of report.serve_cli / report.serve
 that exists. Such a module defines `add_arguments(parser)` and `run(args) -> int` (its
@@ -17,8 +18,13 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
+from report.animate import DEFAULT_FRAMES
 from report.export import DEFAULT_TABS
+
+if TYPE_CHECKING:
+    from report.build import BuildReport
 
 # command -> modules that may implement it, first found wins
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -44,9 +50,66 @@ def _say(text: object, err: bool = False) -> None:
 # --------------------------------------------------------------------------- the build command
 
 
+def frames_count(text: str) -> int:
+    """--frames: 0 (no animation) or at least 2."""
+    value = int(text)
+    if value != 0 and value < 2:
+        raise argparse.ArgumentTypeError("--frames takes 0 (no animation) or at least 2")
+    return value
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options every pipeline command shares (build, slides): input, views, deck, cache."""
+    parser.add_argument(
+        "--views",
+        metavar="FILE",
+        help="a YAML file of extra views (or replacements, by name) on top of the built-in ones "
+        "in report/views.yaml; see that file for the keys",
+    )
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="leave out result files that fail validation and list them, instead of stopping at the "
+        "first one",
+    )
+    parser.add_argument("--title", help="the deck's title (default: gpuscape results)")
+    parser.add_argument(
+        "--template",
+        metavar="PPTX",
+        help="a .pptx whose slide layouts and theme the deck uses (its slides are dropped)",
+    )
+    parser.add_argument(
+        "--frames",
+        type=frames_count,
+        default=DEFAULT_FRAMES,
+        help=f"frames in one turn of the landscape animation (default {DEFAULT_FRAMES}; 0: no animation)",
+    )
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="where rendered images are kept by content, so a rebuild renders only what changed "
+        "(default: OUT/.cache)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="render every image afresh and keep none")
+
+
+def check_template(path: str | None) -> str | None:
+    """Why a --template cannot be used, or None."""
+    import zipfile
+    from pathlib import Path
+
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        return f"{path}: no such template file"
+    if not zipfile.is_zipfile(path):
+        return f"{path}: not a .pptx file (a PowerPoint template is a zip package)"
+    return None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The build command's options."""
-    from report.build import DEFAULT_FORMATS, FORMATS
+    from report.build import DEFAULT_FORMATS, FORMATS, STEPS
 
     parser.add_argument(
         "results",
@@ -70,10 +133,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "1920x1080 (a 960x540 layout at scale 2); svg and pdf embed 3D scenes as pictures",
     )
     parser.add_argument(
-        "--views",
-        metavar="FILE",
-        help="a YAML file of extra views (or replacements, by name) on top of the built-in ones "
-        "in report/views.yaml; see that file for the keys",
+        "--steps",
+        default=",".join(STEPS),
+        metavar="LIST",
+        help=f"comma-separated steps of the pipeline, any of {', '.join(STEPS)} (default: all): "
+        "charts into OUT/charts, the MkDocs site into OUT/docs and OUT/site, the deck and the "
+        "turning landscape into OUT/slides",
     )
     parser.add_argument(
         "--view",
@@ -81,12 +146,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="view_names",
         metavar="NAME",
         help="draw only this view (repeat for more; default: every view)",
-    )
-    parser.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="leave out result files that fail validation and list them, instead of stopping at the "
-        "first one",
     )
     parser.add_argument(
         "--theme",
@@ -111,38 +170,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-site",
         action="store_true",
-        help="charts only: skip the MkDocs site (docs/, mkdocs.yml and the built site/)",
+        help="charts only (the same as --steps charts): no site, no deck, no animation",
     )
     parser.add_argument(
         "--list-metrics", action="store_true", help="print the metric ids a view can use and exit"
     )
+    add_pipeline_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the charts; print what was written, skipped and why. Returns the exit status."""
-    from report.build import build, write_charts
+    """Run the pipeline; print what was written, skipped and why. Returns the exit status."""
+    from report.build import STEPS
+
+    if args.list_metrics:
+        return _list_metrics()
+    steps = ["charts"] if args.no_site else [s.strip() for s in args.steps.split(",") if s.strip()]
+    report = run_pipeline(args, steps=None if steps == list(STEPS) else steps)
+    if isinstance(report, int):
+        return report
+    _print_report(report)
+    if report.images_skipped:
+        print(f"error: {report.images_skipped}", file=sys.stderr)
+        return EXIT_IMAGES_SKIPPED
+    return EXIT_OK
+
+
+def run_pipeline(args: argparse.Namespace, **options: Any) -> BuildReport | int:
+    """report.build.build with the shared options in `args` (and `options`); after printing
+    the one-line error, the exit status where the input is bad (EXIT_ERROR) or --out cannot
+    be written (EXIT_STORAGE)."""
+    from report.build import build
     from report.export import ExportError
     from report.load import InvalidResultError, ResultsNotFoundError
     from report.site import SiteError
     from report.views import ViewError
 
-    if args.list_metrics:
-        return _list_metrics()
     if not args.results:
         print("error: give at least one results file or folder (python -m report --help)", file=sys.stderr)
         return EXIT_ERROR
+    problem = check_template(args.template)
+    if problem:
+        _say(f"error: {problem}", err=True)
+        return EXIT_ERROR
     try:
-        report = build(
+        return build(
             args.results,
             args.out,
-            formats=args.formats.split(","),
+            formats=getattr(args, "formats", "png").split(","),
             views_file=args.views,
-            view_names=args.view_names,
+            view_names=getattr(args, "view_names", None),
             skip_invalid=args.skip_invalid,
-            theme=args.theme,
-            tabs=max(1, args.tabs),
-            antialias=not args.fast_3d,
-            steps=[write_charts] if args.no_site else None,
+            theme=getattr(args, "theme", "light"),
+            tabs=max(1, getattr(args, "tabs", DEFAULT_TABS)),
+            antialias=not getattr(args, "fast_3d", False),
+            title=args.title,
+            template=args.template,
+            frames=args.frames,
+            cache=not args.no_cache,
+            cache_dir=args.cache,
+            **options,
         )
     except (InvalidResultError, ResultsNotFoundError, ViewError, ExportError, SiteError, ValueError) as error:
         _say(f"error: {error}", err=True)
@@ -152,6 +238,14 @@ def run(args: argparse.Namespace) -> int:
 
         _say(f"error: cannot write {error.filename or args.out}: {describe_os_error(error)}", err=True)
         return EXIT_STORAGE
+
+
+def _print_report(report: BuildReport) -> None:
+    if report.unchanged:
+        _say(
+            f"nothing changed since the last build: {report.out}/ is up to date ({report.timings_s['total_s']:.1f} s)"
+        )
+        return
     for invalid in report.skipped_inputs:
         _say(f"skipped: {invalid}", err=True)
     for duplicate in report.duplicates:
@@ -161,14 +255,11 @@ def run(args: argparse.Namespace) -> int:
     files = len(report.written)
     _say(
         f"{report.results} results -> {files} files in {report.out}/ "
-        f"({report.timings_s.get('total_s', 0.0):.1f} s)"
+        f"({report.rendered} images rendered, {report.cached} from the cache; "
+        f"{report.timings_s.get('total_s', 0.0):.1f} s)"
     )
     if report.skipped_inputs:
         print(f"{len(report.skipped_inputs)} invalid result file(s) skipped (listed above)", file=sys.stderr)
-    if report.images_skipped:
-        print(f"error: {report.images_skipped}", file=sys.stderr)
-        return EXIT_IMAGES_SKIPPED
-    return EXIT_OK
 
 
 def _list_metrics() -> int:
@@ -211,13 +302,18 @@ def _parser(name: str, module: ModuleType) -> argparse.ArgumentParser:
 
 BUILD_DESCRIPTION = textwrap.dedent(
     """\
-    Render gpuscape result files into charts: build/charts/<view>.html (interactive,
-    self-contained, works offline), <view>.png/.svg/.pdf (slide-ready, one browser for the
-    whole batch), and charts/models/<model>/<view>.html and .png for the model pages.
+    Render gpuscape result files in one pass: the results are loaded and validated once, one
+    summary is computed, then the steps run and every image is drawn in one browser:
+      charts     build/charts/<view>.html (interactive, self-contained), .png/.svg/.pdf
+                 (slide-ready), charts/models/<model>/<view>.html and .png
+      site       the MkDocs site: build/docs, build/mkdocs.yml, build/site (mkdocs --strict)
+      deck       build/slides/deck.pptx (16:9, speaker notes), reusing the chart images
+      animation  build/slides/landscape.gif (.mp4): the 3D landscape turning once
+    Images are kept in build/.cache by content: a rebuild renders only what changed.
 
-    Exit status: 0 done; 1 bad input or a failed render (nothing written); 3 HTML written but
-    no static images, because Chromium was not found; 4 --out cannot be written (full disk,
-    read-only, not a folder)."""
+    Exit status: 0 done; 1 bad input or a failed render (nothing written); 3 HTML and the site
+    written but no static images, deck or animation, because Chromium was not found; 4 --out
+    cannot be written (full disk, read-only, not a folder)."""
 )
 
 

@@ -15,7 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench import configkeys
+from bench.configkeys import DTYPE_BYTES
 from bench.schema import Params
+from report.text import count, size_bytes
 
 # Architectures whose breakdown tests/report/test_explain.py checks against transformers.
 VERIFIED_TYPES = frozenset(
@@ -51,15 +54,6 @@ _UNTIED_BY_DEFAULT = frozenset(
     {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi3"}
 )
 
-DTYPE_BYTES: dict[str, float] = {
-    "float64": 8,
-    "float32": 4,
-    "float16": 2,
-    "bfloat16": 2,
-    "float8": 1,
-    "int8": 1,
-    "int4": 0.5,
-}
 
 _ACTIVATIONS = {
     "silu": "SiLU",
@@ -196,18 +190,12 @@ class Explanation:
 def text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
     """The language model's part of a config: `text_config` for multimodal models."""
     nested = config.get("text_config")
-    if isinstance(nested, Mapping) and _first(nested, "hidden_size", "n_embd", "d_model") is not None:
+    if isinstance(nested, Mapping) and _first(nested, *configkeys.HIDDEN) is not None:
         return nested
     return config
 
 
-def _first(config: Mapping[str, Any], *keys: str) -> Any:
-    """The first of `keys` present with a value other than None."""
-    for key in keys:
-        value = config.get(key)
-        if value is not None:
-            return value
-    return None
+_first = configkeys.lookup  # the first of `keys` present with a value other than None
 
 
 def _int(config: Mapping[str, Any], *keys: str) -> int | None:
@@ -282,7 +270,7 @@ def _partial_rotary(config: Mapping[str, Any]) -> float | None:
 def _kv_heads(config: Mapping[str, Any], heads: int | None) -> int | None:
     if config.get("multi_query") is True:
         return 1
-    return _int(config, "num_key_value_heads", "num_kv_heads", "n_head_kv") or heads
+    return _int(config, *configkeys.KV_HEADS) or heads
 
 
 def _sliding(config: Mapping[str, Any], model_type: str | None, layers: int | None) -> tuple[int | None, int]:
@@ -319,12 +307,12 @@ def read_architecture(config: Mapping[str, Any]) -> Architecture:
     """Normalise a transformers config dict (any version, any nesting) into an Architecture."""
     cfg = text_config(config)
     model_type = _str(cfg, "model_type") or _str(config, "model_type")
-    hidden = _int(cfg, "hidden_size", "n_embd", "d_model")
-    layers = _int(cfg, "num_hidden_layers", "n_layer", "num_layers")
-    heads = _int(cfg, "num_attention_heads", "n_head", "num_heads")
+    hidden = _int(cfg, *configkeys.HIDDEN)
+    layers = _int(cfg, *configkeys.LAYERS)
+    heads = _int(cfg, *configkeys.HEADS)
     head_dim = _int(cfg, "head_dim") or (hidden // heads if hidden and heads else None)
-    experts = _int(cfg, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts") or 0
-    intermediate = _int(cfg, "intermediate_size", "n_inner", "ffn_dim")
+    experts = _int(cfg, *configkeys.EXPERTS) or 0
+    intermediate = _int(cfg, *configkeys.INTERMEDIATE)
     if intermediate is None and model_type in _PLAIN_MLP_TYPES and hidden:
         intermediate = 4 * hidden  # GPT-2's n_inner=None means 4 x hidden
     window, sliding_layers = _sliding(cfg, model_type, layers)
@@ -354,8 +342,8 @@ def read_architecture(config: Mapping[str, Any]) -> Architecture:
         rope=rope,
         partial_rotary=_partial_rotary(cfg),
         experts=experts,
-        top_k=_int(cfg, "num_experts_per_tok", "moe_top_k", "top_k", "num_selected_experts") or 0,
-        expert_intermediate=_int(cfg, "moe_intermediate_size") or intermediate,
+        top_k=_int(cfg, *configkeys.EXPERTS_PER_TOKEN) or 0,
+        expert_intermediate=_int(cfg, *configkeys.EXPERT_INTERMEDIATE) or intermediate,
         shared_expert_intermediate=_int(cfg, "shared_expert_intermediate_size"),
         sparse_layers=_sparse_layers(cfg, layers, experts),
         sliding_window=window,
@@ -441,24 +429,6 @@ def active_params(a: Architecture, total: int) -> int:
 # --------------------------------------------------------------------------- wording
 
 
-def human_count(n: float | None) -> str:
-    """12,345,678 -> '12.3 M'; three significant digits, SI-like suffixes."""
-    if n is None:
-        return "n/a"
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g} {suffix}"
-    return f"{n:.3g}" if isinstance(n, float) and not n.is_integer() else f"{int(n)}"
-
-
-def human_bytes(n: float) -> str:
-    """Binary units: 131072 -> '128 KiB'."""
-    for scale, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= scale:
-            return f"{n / scale:.3g} {suffix}"
-    return f"{n:.3g} bytes"
-
-
 def _activation_name(activation: str | None) -> str | None:
     return None if activation is None else _ACTIVATIONS.get(activation, activation)
 
@@ -504,9 +474,7 @@ def _kv_cache_text(a: Architecture, dtypes: Iterable[str]) -> str:
     values = a.kv_values_per_token
     if values is None:
         return ""
-    sizes = [
-        f"{human_bytes(values * DTYPE_BYTES[d])} at {d}" for d in sorted(set(dtypes)) if d in DTYPE_BYTES
-    ]
+    sizes = [f"{size_bytes(values * DTYPE_BYTES[d])} at {d}" for d in sorted(set(dtypes)) if d in DTYPE_BYTES]
     per_dtype = f" ({', '.join(sizes)})" if sizes else ""
     return (
         f" The KV cache holds 2 × {a.layers} layers × {a.kv_heads} heads × {a.head_dim} = "
@@ -547,7 +515,7 @@ def _moe_fact(a: Architecture, total: int | None, active: int | None) -> Fact | 
         text += f" A shared expert (width {a.shared_expert_intermediate:,}) runs for every token."
     if total and active:
         text += (
-            f" So {human_count(active)} of {human_count(total)} parameters are active per token "
+            f" So {count(active)} of {count(total)} parameters are active per token "
             f"({100 * active / total:.0f} %): compute follows the active count, memory the total."
         )
     return Fact("Experts", text)

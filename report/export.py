@@ -1,10 +1,14 @@
-"""Static images (PNG, SVG, PDF) of many figures from one Chromium, fast.
+"""The one browser session: static images (PNG, SVG, PDF) of many figures, and the frames of a
+turning 3D scene, all from one Chromium, fast.
 
 kaleido's path (what `fig.write_image` and `plotly.io.write_images` use) starts a browser per
 call, reloads its page and plotly.js after every image, and waits a fixed 500 ms inside
 `Plotly.toImage` for any 3D scene. Here one Chromium (found the way kaleido finds it) opens a
 few tabs on a page that loads plotly.js once (report/assets/render.html); each figure is drawn
-once and PNG, SVG and PDF all come from that one snapshot. `python -m report.perf` measures both.
+once and PNG, SVG and PDF all come from that one snapshot. `python -m perf.report` measures both.
+
+A turn (report.animate) is one more tab of the same browser, on the same page: turn.js draws the
+figure once and each frame only moves the camera before the tab is captured.
 
 The browser is driven through choreographer, the Chromium driver kaleido itself is built on, so
 this needs nothing beyond the report extra.
@@ -24,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from report.embed import plotly_js_path
+
 ASSETS = Path(__file__).with_name("assets")
 IMAGE_FORMATS = ("png", "svg", "pdf")
 WIDTH, HEIGHT, SCALE = 960, 540, 2  # the layout size; PNG pixels are WIDTH*SCALE x HEIGHT*SCALE
@@ -31,6 +37,7 @@ DEFAULT_TABS = 2  # measured on 2 cores: the page's JavaScript and the GPU proce
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 PAGE_TIMEOUT_S = 60.0
 FIGURE_TIMEOUT_S = 120.0
+FRAME_TIMEOUT_S = 30.0
 CSS_PX_PER_INCH = 96.0
 
 NO_BROWSER = (
@@ -69,12 +76,26 @@ class ImageJob:
             raise ValueError(f"unknown image format(s) {sorted(unknown)}; known: {', '.join(IMAGE_FORMATS)}")
 
 
+@dataclass(frozen=True)
+class TurnJob:
+    """A 3D figure to capture once per camera (report.animate.turn_cameras), each frame
+    (width x scale) by (height x scale) pixels."""
+
+    name: str
+    figure: Any  # a plotly Figure or a figure dict
+    cameras: Sequence[Mapping[str, Any]]
+    width: int = WIDTH
+    height: int = HEIGHT
+    scale: int = SCALE
+
+
 @dataclass
 class ExportStats:
     """What export_images did and how long it took."""
 
     figures: int = 0
     files: list[Path] = field(default_factory=list)
+    frames: dict[str, list[Any]] = field(default_factory=dict)  # TurnJob name -> PIL images
     start_s: float = 0.0  # browser start until the first tab is ready
     render_s: float = 0.0  # from then to the last file written
     tabs: int = 0
@@ -103,25 +124,27 @@ def _is_executable(path: str) -> bool:
 def export_images(
     jobs: Iterable[ImageJob],
     *,
+    turns: Iterable[TurnJob] = (),
     tabs: int = DEFAULT_TABS,
     browser_path: str | None = None,
     antialias: bool = True,
     on_done: Callable[[ImageJob], None] | None = None,
 ) -> ExportStats:
-    """Render every job in one browser and write its files; raises BrowserNotFoundError when
-    there is no Chromium and ExportError when a figure fails (files already written stay).
+    """Render every job in one browser and write its files, and capture every turn's frames
+    (in `ExportStats.frames`) in the same browser; raises BrowserNotFoundError when there is no
+    Chromium and ExportError when a figure fails (files already written stay).
 
-    `antialias=False` draws 3D scenes without WebGL multisampling: rougher edges, but on a
-    machine without a GPU about a third less CPU per 3D figure (see report.perf)."""
-    jobs = list(jobs)
-    if not jobs:
+    `antialias=False` draws the images' 3D scenes without WebGL multisampling: rougher edges,
+    but on a machine without a GPU about a third less CPU per 3D figure (see perf.report)."""
+    jobs, turns = list(jobs), list(turns)
+    if not jobs and not turns:
         return ExportStats()
     path = browser_path or find_browser()
     if path is None:
         configured = os.environ.get("BROWSER_PATH")
         detail = f"BROWSER_PATH={configured!r} is not an executable file." if configured else None
         raise BrowserNotFoundError(detail)
-    return _run(_export(jobs, path, max(1, min(tabs, len(jobs))), antialias, on_done))
+    return _run(_export(jobs, turns, path, max(1, min(tabs, len(jobs))), antialias, on_done))
 
 
 def _run(coroutine: Awaitable[T]) -> T:
@@ -148,6 +171,7 @@ def _run(coroutine: Awaitable[T]) -> T:
 
 async def _export(
     jobs: Sequence[ImageJob],
+    turns: Sequence[TurnJob],
     browser_path: str,
     tabs: int,
     antialias: bool,
@@ -158,7 +182,8 @@ async def _export(
     stats = ExportStats(figures=len(jobs), tabs=tabs)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gpuscape-render-") as page_dir:
-        page = _page(Path(page_dir)) + ("" if antialias else "?antialias=0")
+        _page_url = _page(Path(page_dir))
+        page = _page_url + ("" if antialias else "?antialias=0")
         try:
             browser = choreographer.Browser(path=browser_path, headless=True)
         except Exception as error:  # choreographer's ChromeNotFoundError and friends
@@ -174,7 +199,8 @@ async def _export(
                     stats.start_s = time.perf_counter() - started
                 await _worker(tab, queue, stats, on_done)
 
-            workers = [asyncio.create_task(open_and_work()) for _ in range(tabs)]
+            workers = [asyncio.create_task(open_and_work()) for _ in range(tabs if jobs else 0)]
+            workers += [asyncio.create_task(_turn_tab(browser, _page_url, turn, stats)) for turn in turns]
             try:
                 await asyncio.gather(*workers)
             finally:
@@ -184,25 +210,36 @@ async def _export(
     return stats
 
 
+PAGE_FILES = ("render.html", "render.js", "turn.js")  # the renderer page, from report/assets
+
+
+def renderer_version() -> str:
+    """What makes a picture besides its figure: plotly.js and our page and scripts. Part of every
+    cached image's key (report.cache), so a new plotly or a changed renderer renders afresh."""
+    import hashlib
+
+    digest = hashlib.sha256(plotly_js_path().read_bytes())
+    for name in PAGE_FILES:
+        digest.update((ASSETS / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _page(folder: Path) -> str:
     """The renderer page in a temporary folder, next to the installed plotly.js; its file URL."""
-    import plotly
-
-    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    shutil.copyfile(plotly_js, folder / "plotly.min.js")
-    for name in ("render.html", "render.js"):
+    shutil.copyfile(plotly_js_path(), folder / "plotly.min.js")
+    for name in PAGE_FILES:
         shutil.copyfile(ASSETS / name, folder / name)
     return (folder / "render.html").as_uri()
 
 
-async def _open_tab(browser: Any, url: str) -> Any:
+async def _open_tab(browser: Any, url: str, viewport: Mapping[str, Any] | None = None) -> Any:
     tab = await browser.create_tab("")
     loaded = tab.subscribe_once("Page.loadEventFired")
     _check(await tab.send_command("Page.enable"), "enable the page")
     # A tiny window: plotly's 3D render loop also draws into its detached offscreen canvas at
     # the window's size between snapshots; at 64x64 that costs nothing (measured: a fifth of
     # the CPU a 3D figure takes at the default window size). The figures set their own size.
-    viewport = {"width": 64, "height": 64, "deviceScaleFactor": 1, "mobile": False}
+    viewport = viewport or {"width": 64, "height": 64, "deviceScaleFactor": 1, "mobile": False}
     _check(await tab.send_command("Emulation.setDeviceMetricsOverride", params=viewport), "size the page")
     _check(await tab.send_command("Page.navigate", params={"url": url}), "open the renderer page")
     await asyncio.wait_for(loaded, PAGE_TIMEOUT_S)
@@ -298,3 +335,44 @@ def _check(response: Mapping[str, Any], doing: str) -> Mapping[str, Any]:
 
 def _first_output(job: ImageJob) -> Path:
     return next(iter(job.outputs.values()))
+
+
+# --------------------------------------------------------------------------- turns
+
+
+async def _turn_tab(browser: Any, url: str, turn: TurnJob, stats: ExportStats) -> None:
+    """Draw the turn's figure once in its own tab, at the output's size and pixel ratio, then
+    move the camera and capture the plot for each frame (decoded while the next one draws)."""
+    from plotly.io.json import to_json_plotly
+
+    viewport = {"width": turn.width, "height": turn.height, "deviceScaleFactor": turn.scale, "mobile": False}
+    tab = await _open_tab(browser, url, viewport)
+    figure = turn.figure.to_plotly_json() if hasattr(turn.figure, "to_plotly_json") else turn.figure
+    draw = f"gpuscapeTurn.draw({to_json_plotly(figure)}, {int(turn.width)}, {int(turn.height)})"
+    origin = await asyncio.wait_for(_evaluate(tab, draw), PAGE_TIMEOUT_S)
+    clip = {"x": origin["x"], "y": origin["y"], "width": turn.width, "height": turn.height, "scale": 1}
+    loop = asyncio.get_running_loop()
+    decoding = []
+    for camera in turn.cameras:
+        await asyncio.wait_for(
+            _evaluate(tab, f"gpuscapeTurn.move({to_json_plotly(dict(camera))})"), FRAME_TIMEOUT_S
+        )
+        params = {"format": "png", "clip": clip, "optimizeForSpeed": True}
+        response = _check(
+            await asyncio.wait_for(
+                tab.send_command("Page.captureScreenshot", params=params), FRAME_TIMEOUT_S
+            ),
+            "capture a frame",
+        )
+        png = base64.b64decode(response["result"]["data"])
+        decoding.append(loop.run_in_executor(None, _decode, png))
+    stats.frames[turn.name] = list(await asyncio.gather(*decoding))
+    await _evaluate(tab, "gpuscapeTurn.clear()")
+
+
+def _decode(png: bytes) -> Any:
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(png)).convert("RGB")

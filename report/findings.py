@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bench.schema import METRICS, Metric, Result, device_kind
+from report.text import hardware_name
 
 MEMORY = METRICS["peak_memory"]
 SPEED = METRICS["decode_tokens_per_s"]
@@ -41,18 +42,6 @@ class HardwareFindings:
     pareto: list[Result]  # sorted by memory, least first
     memory_title: str
     speed_title: str
-
-
-def hardware_name(result: Result) -> str:
-    """The machine a result ran on: GPU name (with count), else CPU model, else the device."""
-    env = result.environment
-    if result.method == "estimated":
-        return f"{result.setting.device} (estimated)"
-    if device_kind(result) == "gpu" and env.gpu is not None:
-        return env.gpu.name if env.gpu.count == 1 else f"{env.gpu.count}× {env.gpu.name}"
-    if device_kind(result) == "cpu" and env.cpu is not None and env.cpu.model:
-        return env.cpu.model
-    return result.setting.device
 
 
 def countable(results: Iterable[Result]) -> list[Result]:

@@ -4,7 +4,8 @@
 its measurements, the user's notes from site/models/<slug>.md), a home page (what was
 measured, the landscape, findings, links to every model) and a methodology page (the metric
 registry's descriptions, protocol, environments, links to the raw JSON the site ships), writes
-<out_dir>/mkdocs.yml from the repository's mkdocs.yml and builds <out_dir>/site.
+<out_dir>/mkdocs.yml from the base mkdocs.yml (the working folder's, else the packaged one)
+and builds <out_dir>/site.
 
 Every name and config string is untrusted: templates escape it for HTML and, where Markdown
 reads it, for Markdown too (the `md` filter). Hand-written pages from site/ are trusted.
@@ -21,7 +22,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,53 +31,54 @@ import jinja2
 import yaml
 from markupsafe import Markup, escape
 
-from bench.schema import METRICS, SCHEMA_ID, Metric, Result, device_kind, slugify
-from report.explain import Explanation, Part, explain, human_count
-from report.findings import HardwareFindings, findings, hardware_name
+from bench.schema import METRICS, SCHEMA_ID, Result
+from report.embed import PLOTLY_JS, breakdown_figure, embed, plotly_js_path, short_hover, untitled
+from report.findings import HardwareFindings
+from report.summary import DEFAULT_TITLE, RAW_DIR, ModelSummary, Summary, summarize
+from report.text import count, failure_reason, hardware_name, number, setting_text
 
 log = logging.getLogger(__name__)
 
-
-def _repo_root() -> Path:
-    """The checkout holding mkdocs.yml: this package's parent (editable install) or the cwd."""
-    here = Path(__file__).resolve().parent.parent
-    return here if (here / "mkdocs.yml").is_file() else Path.cwd()
+# The site's sources ship inside the package (report/defaults/); a templates/, site/ or mkdocs.yml
+# in the working folder overrides them, so a project keeps its own intro and notes.
+DEFAULTS = Path(__file__).with_name("defaults")
 
 
-REPO_ROOT = _repo_root()
-TEMPLATES_DIR = REPO_ROOT / "templates" / "site"
-SITE_SOURCES = REPO_ROOT / "site"
-MKDOCS_BASE = REPO_ROOT / "mkdocs.yml"
+# the packaged defaults
+TEMPLATES_DIR = DEFAULTS / "templates" / "site"
+SITE_SOURCES = DEFAULTS / "site"
+MKDOCS_BASE = DEFAULTS / "mkdocs.yml"
 
-PLOTLY_JS = "javascripts/plotly.min.js"  # inside the docs tree; overrides/main.html loads it
-RAW_DIR = "raw"
+
+def local_or_default(name: str, where: Path | None = None) -> Path:
+    """`name` in the working folder (or `where`) if it exists there, else the packaged default."""
+    local = (where or Path.cwd()) / name
+    return local if local.exists() else DEFAULTS / name
+
+
+def resolve_templates(templates: Path | None = None) -> Path:
+    """The site templates: `templates` if given, else ./templates/site, else the packaged ones
+    (a template missing from a project's folder still comes from the package)."""
+    return Path(templates) if templates is not None else local_or_default("templates") / "site"
+
+
+def resolve_sources(sources: Path | None = None) -> Path:
+    """The hand-written pages (intro, methodology, model notes): `sources`, ./site or the package's."""
+    return Path(sources) if sources is not None else local_or_default("site")
+
+
+def resolve_mkdocs_base(base: Path | None = None) -> Path:
+    """The MkDocs config the generated one starts from: `base`, ./mkdocs.yml or the package's."""
+    return Path(base) if base is not None else local_or_default("mkdocs.yml")
+
+
+PLOTLY_JS_DOCS_PATH = f"javascripts/{PLOTLY_JS}"  # inside the docs tree; overrides/main.html loads it
 MODELS_DIR = "models"
-RESERVED_SLUGS = frozenset({"index", "readme"})  # MkDocs would treat these as section indexes
-MAX_TABLE_ROWS = 300  # per hardware table on a model page; the rest stay in the raw JSON
 MAX_PARETO_ROWS = 12
 MAX_HOME_FAILED = 100  # failed cells listed under the landscape; model pages list all of theirs
-MAX_CONFIG_VALUE_CHARS = 160
-# Config keys every transformers model carries whatever its architecture (PretrainedConfig's own,
-# in 5.x and 4.x, and the generation defaults 4.x kept there): shown folded under the model's own.
-GENERIC_CONFIG_KEYS = frozenset(
-    """_name_or_path architectures chunk_size_feed_forward dtype torch_dtype id2label label2id
-    is_encoder_decoder output_attentions output_hidden_states problem_type return_dict
-    transformers_version use_cache pad_token_id bos_token_id eos_token_id sep_token_id
-    decoder_start_token_id torchscript tie_encoder_decoder is_decoder add_cross_attention
-    cross_attention_hidden_size pruned_heads finetuning_task tokenizer_class prefix
-    task_specific_params tf_legacy_loss use_bfloat16 return_dict_in_generate output_scores
-    max_length min_length do_sample early_stopping num_beams num_beam_groups diversity_penalty
-    temperature top_k top_p typical_p repetition_penalty length_penalty no_repeat_ngram_size
-    encoder_no_repeat_ngram_size bad_words_ids num_return_sequences forced_bos_token_id
-    forced_eos_token_id remove_invalid_values exponential_decay_length_penalty suppress_tokens
-    begin_suppress_tokens""".split()
-)
-# Columns of a model's measurement table, in order; a column shows only where some cell has it.
-TABLE_METRICS = ("decode_tokens_per_s", "prefill_latency", "e2e_latency", "peak_memory", "joules_per_token")
-CHART_SIG_DIGITS = 4
 HOME_VIEW = "landscape"  # report/views.yaml
-HOVER_TEXT_ONLY = "%{text}<extra></extra>"  # report.charts' hover: all of it in `text`
-CONTEXT_GROUP = "context"  # the legend group of report.charts.context_traces (other models, grey)
+SLIDES_TEMPLATE = "slides.md.j2"  # the site's slide view of the deck's charts
+SLIDES_PAGE = "slides.md"
 
 
 class SiteError(RuntimeError):
@@ -98,55 +99,6 @@ def md_escape(value: object) -> Markup:
     return Markup(escape(_MD_SPECIAL.sub(r"\\\1", text)))
 
 
-def format_value(value: float | None) -> str:
-    """Three significant digits without exponents for table cells; '' for a missing value."""
-    if value is None:
-        return ""
-    magnitude = abs(value)
-    if magnitude >= 1000:
-        return f"{value:,.0f}"
-    if magnitude >= 100:
-        return f"{value:.0f}"
-    if magnitude >= 10:
-        return f"{value:.1f}"
-    if magnitude >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3g}"
-
-
-# --------------------------------------------------------------------------- names and paths
-
-
-def unique_slugs(names: Iterable[str], reserved: Iterable[str] = RESERVED_SLUGS) -> dict[str, str]:
-    """A path-safe slug per distinct name, unique even when names collide after slugify
-    ('Llama 3' and 'llama-3' -> 'llama-3' and 'llama-3-2'); stable for the same names."""
-    taken = set(reserved)
-    slugs: dict[str, str] = {}
-    for name in sorted(set(names)):
-        base = slugify(name)
-        slug, n = base, 2
-        while slug in taken:
-            slug, n = f"{base}-{n}", n + 1
-        taken.add(slug)
-        slugs[name] = slug
-    return slugs
-
-
-def raw_paths(results: Sequence[Result]) -> dict[int, str]:
-    """Where each result's JSON lives in the docs tree, by id(result): raw/<suite>/<cell>.json."""
-    suite_slugs = unique_slugs((r.suite for r in results), reserved=())
-    paths: dict[int, str] = {}
-    used: set[str] = set()
-    for result in sorted(results, key=lambda r: (r.suite, r.cell, r.started_at)):
-        stem = f"{RAW_DIR}/{suite_slugs[result.suite]}/{result.cell}"
-        path, n = f"{stem}.json", 2
-        while path in used:  # the same cell twice (two copies of a results folder)
-            path, n = f"{stem}-{n}.json", n + 1
-        used.add(path)
-        paths[id(result)] = path
-    return paths
-
-
 # --------------------------------------------------------------------------- page data
 
 
@@ -159,282 +111,17 @@ class Chart:
     description: str = ""
 
 
-@dataclass(frozen=True)
-class Column:
-    title: str
-    metric: Metric
-
-
-@dataclass(frozen=True)
-class CellRow:
-    result: Result
-    raw: str  # path relative to the docs root
-    values: list[str]
-    reason: str | None  # failed cells: why
-
-
-@dataclass(frozen=True)
-class CellTable:
-    """A model's cells on one machine (memory means different things on GPU and CPU)."""
-
-    hardware: str
-    kind: str
-    columns: list[Column]
-    rows: list[CellRow]
-    hidden: int  # rows left out to keep the page light
-
-
 @dataclass
-class ModelPage:
-    slug: str
-    name: str
-    family: str
-    source: str
-    results: list[Result]
-    explanation: Explanation
-    config_rows: list[tuple[str, str]]  # the architecture's own keys
-    tables: list[CellTable] = field(default_factory=list)
-    generic_config_rows: list[tuple[str, str]] = field(default_factory=list)  # every model's keys
+class ModelPage(ModelSummary):
+    """A model's summary with what its page adds: charts, the parameter bar chart, the notes
+    someone wrote for it."""
+
     charts: list[Chart] = field(default_factory=list)
     breakdown_chart: Chart | None = None
     notes: Markup | None = None
 
-    @property
-    def ok(self) -> list[Result]:
-        return [r for r in self.results if r.status == "ok"]
-
-    @property
-    def failed(self) -> list[Result]:
-        return [r for r in self.results if r.status != "ok"]
-
-    @property
-    def fastest(self) -> Result | None:
-        """The measured cell with the highest decode throughput."""
-        speed = METRICS["decode_tokens_per_s"]
-        scored = [r for r in self.ok if r.method == "measured" and speed.value(r) is not None]
-        return max(scored, key=lambda r: speed.value(r) or 0.0, default=None)
-
-
-def setting_text(result: Result) -> str:
-    """A cell's setting in one short line: dtype, quantization, batch, prompt and new tokens."""
-    s = result.setting
-    quant = f" {s.quantization}" if s.quantization and s.quantization != "none" else ""
-    return f"{s.dtype}{quant}, batch {s.batch_size}, prompt {s.prompt_tokens}, new {s.new_tokens}"
-
-
-def failure_reason(result: Result, limit: int = 300) -> str | None:
-    """Why a cell failed, in one line of at most `limit` characters."""
-    if result.status == "ok":
-        return None
-    if result.error is None:
-        return result.status
-    text = " ".join(f"{result.error.type}: {result.error.message}".split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def flatten_config(config: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Config rows: nested dicts as dotted keys, other values as compact JSON, long ones cut."""
-    rows: list[tuple[str, str]] = []
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            rows.extend(flatten_config(value, prefix=f"{name}."))
-            continue
-        text = json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
-        if len(text) > MAX_CONFIG_VALUE_CHARS:
-            text = text[: MAX_CONFIG_VALUE_CHARS - 1] + "…"
-        rows.append((name, text))
-    return rows
-
-
-def split_config(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(the architecture's own rows, the rows every transformers config carries), order kept."""
-    own, generic = [], []
-    for key, value in rows:
-        (generic if key.split(".", 1)[0] in GENERIC_CONFIG_KEYS else own).append((key, value))
-    return own, generic
-
-
-def _row_key(result: Result) -> tuple[Any, ...]:
-    s = result.setting
-    return (
-        s.dtype,
-        s.quantization or "",
-        s.batch_size,
-        s.prompt_tokens,
-        s.new_tokens,
-        result.suite,
-        result.cell,
-    )
-
-
-def cell_tables(results: Sequence[Result], raw: Mapping[int, str]) -> list[CellTable]:
-    """One table per machine; failed cells first (they are few and say the most), then the rest."""
-    by_hardware: dict[str, list[Result]] = defaultdict(list)
-    for result in results:
-        by_hardware[hardware_name(result)].append(result)
-    tables = []
-    for hardware in sorted(by_hardware, key=lambda h: (-len(by_hardware[h]), h)):
-        cells = sorted(by_hardware[hardware], key=lambda r: (r.status == "ok", _row_key(r)))
-        kind = device_kind(cells[0])
-        metrics = [METRICS[m] for m in TABLE_METRICS if any(METRICS[m].value(r) is not None for r in cells)]
-        columns = [Column(m.title(kind), m) for m in metrics]
-        shown = cells[:MAX_TABLE_ROWS]
-        rows = [
-            CellRow(r, raw[id(r)], [format_value(c.metric.display(r)) for c in columns], failure_reason(r))
-            for r in shown
-        ]
-        tables.append(CellTable(hardware, kind, columns, rows, hidden=len(cells) - len(shown)))
-    return tables
-
-
-def group_models(results: Sequence[Result]) -> dict[str, list[Result]]:
-    """Results by model display name, each list in a stable order."""
-    groups: dict[str, list[Result]] = defaultdict(list)
-    for result in sorted(results, key=lambda r: (r.model.name, _row_key(r))):
-        groups[result.model.name].append(result)
-    return dict(groups)
-
-
-def _representative(results: Sequence[Result]) -> Result:
-    """The cell whose config and parameter counts describe the model: a successful one if any."""
-    return next((r for r in results if r.status == "ok" and r.model.params), results[0])
-
-
-def model_pages(results: Sequence[Result], raw: Mapping[int, str]) -> list[ModelPage]:
-    """Page data for every model, including models whose every cell failed."""
-    groups = group_models(results)
-    slugs = unique_slugs(groups)
-    pages = []
-    for name, cells in groups.items():
-        rep = _representative(cells)
-        dtypes = sorted({r.setting.dtype for r in cells})
-        own_config, generic_config = split_config(flatten_config(rep.model.config))
-        pages.append(
-            ModelPage(
-                slug=slugs[name],
-                name=name,
-                family=rep.model.family,
-                source=rep.model.source,
-                results=cells,
-                explanation=explain(rep.model.config, rep.model.params, dtypes, rep.model.source),
-                config_rows=own_config,
-                generic_config_rows=generic_config,
-                tables=cell_tables(cells, raw),
-            )
-        )
-    return sorted(pages, key=lambda p: p.name.lower())
-
 
 # --------------------------------------------------------------------------- charts
-
-
-def _round_sig(values: Any, digits: int = CHART_SIG_DIGITS) -> Any:
-    """Round floats to significant digits, integral ones to int (keeps a page light; the table
-    and the raw JSON have the exact values)."""
-    if isinstance(values, float):
-        rounded = float(f"{values:.{digits}g}")
-        return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
-    if isinstance(values, (list, tuple)):
-        return type(values)(_round_sig(v, digits) for v in values)
-    return values
-
-
-def _affixes(values: Sequence[str]) -> tuple[str, str]:
-    """The longest prefix and suffix all values share (without '%', which templates read)."""
-    prefix = os.path.commonprefix(list(values)).split("%", 1)[0]
-    rest = [v[len(prefix) :] for v in values]
-    suffix = os.path.commonprefix([r[::-1] for r in rest])[::-1].rsplit("%", 1)[-1]
-    return prefix, suffix
-
-
-def factor_hover(trace: dict[str, Any]) -> None:
-    """Print once what every point of a trace says alike: the hover text's shared lines and the
-    shared start and end of the others (labels, units) move into the trace's hovertemplate, the
-    rest into customdata. Plotly shows the same text."""
-    text, template = trace.get("text"), trace.get("hovertemplate")
-    if template != HOVER_TEXT_ONLY or "customdata" in trace or not isinstance(text, list) or len(text) < 2:
-        return
-    if not all(isinstance(t, str) for t in text):
-        return
-    rows = [t.split("<br>") for t in text]
-    if len({len(r) for r in rows}) != 1:
-        return
-    lines, columns = [], []
-    for i in range(len(rows[0])):
-        values = [r[i] for r in rows]
-        prefix, suffix = _affixes(values)
-        if len(set(values)) == 1 and "%" not in values[0]:
-            lines.append(values[0])
-            continue
-        lines.append(f"{prefix}%{{customdata[{len(columns)}]}}{suffix}")
-        columns.append([v[len(prefix) : len(v) - len(suffix)] for v in values])
-    trace["hovertemplate"] = "<br>".join(lines) + "<extra></extra>"
-    if columns:
-        trace["customdata"] = [list(point) for point in zip(*columns, strict=True)]
-    del trace["text"]
-
-
-def lean_figure(fig: Any) -> Any:
-    """Keep a chart's data lean (a 1,000-cell page stays well under 300 KB): coordinates
-    rounded, integral floats written as integers, hover lines shared by a trace's points written
-    once, and the grey context trace (every other model, on a model page) hovering with the
-    model's name only. Works in place on a figure dict (or a Figure's traces); returns it."""
-    traces = fig.get("data", []) if isinstance(fig, dict) else fig.data
-    for trace in traces:
-        text = trace["text"] if isinstance(trace, dict) and "text" in trace else None
-        if isinstance(text, list) and trace.get("legendgroup") == CONTEXT_GROUP:
-            trace["text"] = [t.split("<br>", 1)[0] if isinstance(t, str) else t for t in text]
-        if isinstance(trace, dict):
-            factor_hover(trace)
-        for axis in ("x", "y", "z"):
-            values = trace.get(axis) if isinstance(trace, dict) else getattr(trace, axis, None)
-            if values is not None and any(isinstance(v, float) for v in values):
-                trace[axis] = _round_sig(list(values))
-    return fig
-
-
-def embed(fig: Any, div_id: str, modebar: bool = True) -> Markup:
-    """plotly's HTML for a page: no plotly.js (the page head loads it once), a fixed div id.
-    `fig` is a plotly Figure or a figure dict (dicts skip plotly's slow validation)."""
-    import plotly.io as pio
-
-    html = pio.to_html(
-        lean_figure(fig),
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        validate=not isinstance(fig, dict),
-        config={"displaylogo": False, "responsive": True, "displayModeBar": modebar},
-    )
-    return Markup(html)  # plotly's own output; it escapes <, > and / inside its JSON
-
-
-def breakdown_figure(parts: Sequence[Part]) -> dict[str, Any]:
-    """A small horizontal bar chart of the parameter breakdown, as a plain figure dict."""
-    shown = [p for p in parts if p.params]
-    axis = {"gridcolor": "#e5e5e5", "zeroline": False, "automargin": True}
-    return {
-        "data": [
-            {
-                "type": "bar",
-                "orientation": "h",
-                "x": [p.params for p in shown],
-                "y": [p.name for p in shown],
-                "marker": {"color": "#3f51b5"},
-                "hovertemplate": "%{y}: %{x:,}<extra></extra>",
-            }
-        ],
-        "layout": {
-            "height": 60 + 28 * len(shown),
-            "margin": {"l": 10, "r": 10, "t": 10, "b": 30},
-            "paper_bgcolor": "white",
-            "plot_bgcolor": "white",
-            "font": {"color": "#2a3f5f"},
-            "xaxis": {**axis, "title": {"text": "parameters"}},
-            "yaxis": {**axis, "autorange": "reversed"},
-        },
-    }
 
 
 def home_charts(results: Sequence[Result], views: Mapping[str, Any] | None = None) -> list[Chart]:
@@ -503,106 +190,29 @@ def has_title(text: str | None) -> bool:
     return bool(text) and bool(re.match(r"\s*#\s", text or ""))
 
 
-# --------------------------------------------------------------------------- summaries
-
-
-@dataclass(frozen=True)
-class Measured:
-    """The home page's "what was measured"."""
-
-    models: int
-    cells: int
-    ok: int
-    failed: dict[str, int]
-    estimated: int
-    suites: list[tuple[str, int]]
-    hardware: list[tuple[str, str, int]]  # name, kind, cells
-    first: str
-    last: str
-
-
-def measured_summary(results: Sequence[Result], models: int) -> Measured:
-    """Counts, machines and dates of a result set."""
-    hardware = Counter((hardware_name(r), device_kind(r)) for r in results)
-    dates = sorted(r.started_at[:10] for r in results)
-    return Measured(
-        models=models,
-        cells=len(results),
-        ok=sum(r.status == "ok" for r in results),
-        failed=dict(sorted(Counter(r.status for r in results if r.status != "ok").items())),
-        estimated=sum(r.method == "estimated" for r in results),
-        suites=sorted(Counter(r.suite for r in results).items()),
-        hardware=[
-            (name, kind, n) for (name, kind), n in sorted(hardware.items(), key=lambda kv: (-kv[1], kv[0]))
-        ],
-        first=dates[0] if dates else "",
-        last=dates[-1] if dates else "",
-    )
-
-
-@dataclass(frozen=True)
-class ResultSet:
-    """One suite's results for the methodology page."""
-
-    suite: str
-    results: list[Result]
-    protocols: list[tuple[dict[str, Any], int]]
-    environments: list[tuple[str, dict[str, Any], int]]  # hardware, fields, cells
-    raw_by_model: list[tuple[str, list[tuple[str, str]]]]  # model name, [(cell, path)]
-
-
-def _env_fields(result: Result) -> dict[str, Any]:
-    env = result.environment.model_dump(exclude={"gpu", "cpu"})
-    return {k: v for k, v in env.items() if v is not None}
-
-
-def result_sets(results: Sequence[Result], raw: Mapping[int, str]) -> list[ResultSet]:
-    """Protocols, environments and raw files per suite."""
-    by_suite: dict[str, list[Result]] = defaultdict(list)
-    for result in results:
-        by_suite[result.suite].append(result)
-    sets = []
-    for suite in sorted(by_suite):
-        cells = sorted(by_suite[suite], key=lambda r: (r.model.name, _row_key(r)))
-        protocols = Counter(json.dumps(r.protocol.model_dump(), sort_keys=True) for r in cells if r.protocol)
-        envs = Counter(
-            (hardware_name(r), json.dumps(_env_fields(r), sort_keys=True))
-            for r in cells
-            if r.method == "measured"
-        )
-        by_model: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for r in cells:
-            by_model[r.model.name].append((r.cell, raw[id(r)]))
-        sets.append(
-            ResultSet(
-                suite=suite,
-                results=cells,
-                protocols=[(json.loads(p), n) for p, n in sorted(protocols.items())],
-                environments=[(hw, json.loads(e), n) for (hw, e), n in sorted(envs.items())],
-                raw_by_model=sorted(by_model.items()),
-            )
-        )
-    return sets
-
-
 # --------------------------------------------------------------------------- rendering
 
 
-def template_env(templates: Path = TEMPLATES_DIR) -> jinja2.Environment:
+def template_env(templates: Path | None = None) -> jinja2.Environment:
     """Jinja2 with autoescape on for every template (they write Markdown holding HTML)."""
+    # the given folder first, then the packaged templates: a project overrides one page's template
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
+        loader=jinja2.FileSystemLoader(list(dict.fromkeys([resolve_templates(templates), TEMPLATES_DIR]))),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md_escape, num=format_value, count=human_count, setting=setting_text)
+    env.filters.update(md=md_escape, num=number, count=count, setting=_setting)
     env.globals.update(
         metrics=METRICS, hardware_name=hardware_name, failure_reason=failure_reason, schema_id=SCHEMA_ID
     )
     return env
+
+
+def _setting(result: Result) -> str:
+    return setting_text(result, device=False)  # pages name the hardware beside it
 
 
 @dataclass
@@ -614,6 +224,7 @@ class SitePages:
     models: list[ModelPage]
     findings: list[HardwareFindings]
     slug_of: dict[str, str]  # model name -> slug
+    summary: Summary
     views: Mapping[str, Any] | None = None  # report.views.View by name; None: the built-in ones
 
     def link(self, result: Result) -> str:
@@ -623,14 +234,17 @@ class SitePages:
 
 def plan_site(
     results: Iterable[Result],
-    site_sources: Path = SITE_SOURCES,
+    site_sources: Path | None = None,
     charts: bool = True,
     views: Mapping[str, Any] | None = None,
+    summary: Summary | None = None,
 ) -> SitePages:
-    """Work out every page's data: slugs, tables, explanations, notes and charts."""
-    ordered = sorted(results, key=lambda r: (r.suite, r.cell, r.started_at))
-    raw = raw_paths(ordered)
-    models = model_pages(ordered, raw)
+    """Every page's data: report.summary's Summary (computed here unless given) plus what pages
+    add: notes, charts."""
+    site_sources = resolve_sources(site_sources)
+    summary = summary if summary is not None else summarize(results)
+    ordered = summary.results
+    models = [ModelPage(**vars(m)) for m in summary.models]
     for page in models:
         page.notes = hand_written(site_sources / MODELS_DIR / f"{page.slug}.md", top_level=3)
         if page.explanation.breakdown:
@@ -643,11 +257,12 @@ def plan_site(
     _warn_orphan_notes(site_sources / MODELS_DIR, {p.slug for p in models})
     return SitePages(
         results=ordered,
-        raw=raw,
+        raw=summary.raw,
         models=models,
-        findings=findings(ordered),
-        slug_of={p.name: p.slug for p in models},
+        findings=summary.findings,
+        slug_of=summary.slug_of,
         views=views,
+        summary=summary,
     )
 
 
@@ -663,17 +278,19 @@ def render_docs(
     results: Iterable[Result],
     docs_dir: Path,
     *,
-    site_sources: Path = SITE_SOURCES,
-    templates: Path = TEMPLATES_DIR,
+    site_sources: Path | None = None,
+    templates: Path | None = None,
     charts: bool = True,
     views: Mapping[str, Any] | None = None,
     extra_pages: Mapping[str, str] | None = None,
+    summary: Summary | None = None,
 ) -> list[Path]:
     """Write the Markdown pages, the raw JSON and plotly.min.js into `docs_dir` (rendered into
     a temporary folder first, then synced). `extra_pages` maps a docs-relative name such as
     "slides.md" to Markdown another module rendered (trusted, escaped by its own template).
     Returns the page paths: home, methodology, the models, then the extra pages."""
-    pages = plan_site(results, site_sources, charts=charts, views=views)
+    site_sources = resolve_sources(site_sources)
+    pages = plan_site(results, site_sources, charts=charts, views=views, summary=summary)
     env = template_env(templates)
     tmp = docs_dir.with_name(docs_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -688,7 +305,7 @@ def render_docs(
     for name, text in (extra_pages or {}).items():
         written.append(_write(tmp / _extra_page_name(name), text))
     _write_raw(pages, tmp)
-    _copy_plotly(tmp / PLOTLY_JS)
+    _copy_plotly(tmp / PLOTLY_JS_DOCS_PATH)
     if docs_dir.exists():
         sync_tree(tmp, docs_dir)
         shutil.rmtree(tmp)
@@ -740,11 +357,9 @@ def _write_home(env: jinja2.Environment, pages: SitePages, docs: Path, sources: 
         site=pages,
         intro=intro,
         intro_has_title=has_title(intro),
-        measured=measured_summary(pages.results, len(pages.models)),
+        measured=pages.summary.measured,
         charts=home_charts(pages.results, pages.views) if charts and pages.results else [],
-        failed=sorted(
-            (r for r in pages.results if r.status != "ok"), key=lambda r: (r.model.name, _row_key(r))
-        ),
+        failed=pages.summary.failed,
         max_failed=MAX_HOME_FAILED,
         max_pareto=MAX_PARETO_ROWS,
     )
@@ -757,7 +372,7 @@ def _write_methodology(env: jinja2.Environment, pages: SitePages, docs: Path, so
         site=pages,
         intro=intro,
         intro_has_title=has_title(intro),
-        sets=result_sets(pages.results, pages.raw),
+        sets=pages.summary.suites,
         raw_index=f"{RAW_DIR}/index.json",
     )
     return _write(docs / "methodology.md", text)
@@ -785,11 +400,47 @@ def _write_raw(pages: SitePages, docs: Path) -> None:
 
 def _copy_plotly(dest: Path) -> None:
     """plotly.min.js from the installed plotly package: shipped once, never from a CDN."""
-    import plotly
-
-    source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, dest)
+    shutil.copyfile(plotly_js_path(), dest)
+
+
+# --------------------------------------------------------------------------- the slide view
+
+
+def slide_charts(results: Sequence[Result], views: Mapping[str, Any] | None = None) -> list[Chart]:
+    """The deck's views as interactive charts that fill their slide."""
+    import plotly.graph_objects as go
+
+    from report import charts
+    from report import views as report_views
+
+    out = []
+    for view in report_views.deck_views(views if views is not None else report_views.VIEWS):
+        spec = charts.figure_spec(view, list(results), "light")
+        spec = short_hover(untitled(spec, charts.title_band_px(static=False)))
+        spec["layout"].pop("height", None)  # the slide's box sets the size
+        spec["layout"]["autosize"] = True
+        out.append(Chart(view.title, embed(go.Figure(spec), f"slide-{view.name}")))
+    return out
+
+
+def slides_page(
+    results: Sequence[Result],
+    *,
+    title: str = DEFAULT_TITLE,
+    charts: Sequence[Chart] | None = None,
+    views: Mapping[str, Any] | None = None,
+    templates: Path | None = None,
+    summary: Summary | None = None,
+) -> str:
+    """The Markdown of the site's slide view (write it as docs/slides.md): a title screen, then
+    one chart per screen; arrow keys move, F goes full screen. `charts` default to
+    `slide_charts(results, views)`; every name is escaped by the template."""
+    summary = summary if summary is not None else summarize(results)
+    subtitle, _ = summary.measured.lines(title)
+    shown = list(charts) if charts is not None else slide_charts(summary.results, views)
+    env = template_env(templates)
+    return env.get_template(SLIDES_TEMPLATE).render(title=title, subtitle=subtitle, charts=shown)
 
 
 # --------------------------------------------------------------------------- mkdocs
@@ -799,17 +450,21 @@ def write_mkdocs_config(
     out_dir: Path,
     pages: Sequence[Path],
     *,
-    base: Path = MKDOCS_BASE,
+    base: Path | None = None,
     docs_dir: Path | None = None,
     site_url: str | None = None,
 ) -> Path:
     """<out_dir>/mkdocs.yml: the repository's config with paths relative to out_dir and an
     explicit nav (page titles come from each page's escaped heading, never from YAML)."""
+    base = resolve_mkdocs_base(base)
     config = yaml.safe_load(base.read_text(encoding="utf-8")) or {}
     docs_dir = docs_dir or out_dir / "docs"
     theme = dict(config.get("theme") or {})
     if theme.get("custom_dir"):
-        theme["custom_dir"] = os.path.relpath(base.parent / theme["custom_dir"], out_dir)
+        custom = base.parent / theme["custom_dir"]
+        if not custom.is_dir():  # a project's own mkdocs.yml may lean on the packaged theme overrides
+            custom = DEFAULTS / "overrides"
+        theme["custom_dir"] = os.path.relpath(custom, out_dir)
     rel = [p.relative_to(docs_dir).as_posix() for p in pages]
     models = [r for r in rel if r.startswith(f"{MODELS_DIR}/")]
     extra = [r for r in rel if r not in models and r not in ("index.md", "methodology.md")]
@@ -853,15 +508,16 @@ def build_site(
     results: Iterable[Result],
     out_dir: Path | str,
     *,
-    site_sources: Path = SITE_SOURCES,
-    templates: Path = TEMPLATES_DIR,
-    mkdocs_base: Path = MKDOCS_BASE,
+    site_sources: Path | None = None,
+    templates: Path | None = None,
+    mkdocs_base: Path | None = None,
     site_url: str | None = None,
     views: Mapping[str, Any] | None = None,
     extra_pages: Mapping[str, str] | None = None,
     charts: bool = True,
     build: bool = True,
     strict: bool = True,
+    summary: Summary | None = None,
 ) -> Path:
     """Render `results` into <out_dir>/docs, write <out_dir>/mkdocs.yml and build <out_dir>/site.
 
@@ -869,7 +525,8 @@ def build_site(
     and estimated cells are welcome. `views` are report.views.View objects by name (e.g.
     `load_views(user_file)`; default: the built-in ones): the home page draws "landscape",
     model pages every view with `per_model` set. `extra_pages` ("slides.md": Markdown, e.g.
-    report.slides.slides_page(results)) are added to the docs and the nav. `site_url` (default: $SITE_URL, which the Pages workflow sets) only feeds
+    slides_page(results)) are added to the docs and the nav. `summary` is report.summary's
+    Summary of `results` where the caller has it already. `site_url` (default: $SITE_URL, which the Pages workflow sets) only feeds
     canonical links and the 404 page, whose links MkDocs makes absolute; every other URL is
     relative. With `build=False` stop before mkdocs (for `mkdocs
     serve`); with `charts=False` leave out report.charts' figures (a quick text-only build).
@@ -887,6 +544,7 @@ def build_site(
         charts=charts,
         views=views,
         extra_pages=extra_pages,
+        summary=summary,
     )
     config = write_mkdocs_config(out, pages, base=mkdocs_base, docs_dir=docs, site_url=site_url)
     if not build:
@@ -909,9 +567,9 @@ def serve_site(
     out_dir: Path | str,
     *,
     dev_addr: str = "127.0.0.1:8000",
-    site_sources: Path = SITE_SOURCES,
-    templates: Path = TEMPLATES_DIR,
-    mkdocs_base: Path = MKDOCS_BASE,
+    site_sources: Path | None = None,
+    templates: Path | None = None,
+    mkdocs_base: Path | None = None,
     views: Mapping[str, Any] | None = None,
     charts: bool = True,
     poll_s: float = 0.5,
@@ -922,11 +580,20 @@ def serve_site(
     until mkdocs exits, Ctrl-C, or `stop` is set; returns mkdocs' exit status."""
     out = Path(out_dir).resolve()
     docs = out / "docs"
-    results = list(results)
+    summary = summarize(results)
+    site_sources = resolve_sources(site_sources)
+    templates = resolve_templates(templates)
+    mkdocs_base = resolve_mkdocs_base(mkdocs_base)
 
     def render() -> Path:
         pages = render_docs(
-            results, docs, site_sources=site_sources, templates=templates, charts=charts, views=views
+            summary.results,
+            docs,
+            site_sources=site_sources,
+            templates=templates,
+            charts=charts,
+            views=views,
+            summary=summary,
         )
         return write_mkdocs_config(out, pages, base=mkdocs_base, docs_dir=docs)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,18 @@ from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE
 from pptx.util import Emu, Inches, Pt
 
 from bench.schema import METRICS, Metric, Result, device_kind
-from report.explain import Explanation, human_count
-from report.findings import HardwareFindings, findings, hardware_name
-from report.site import ModelPage, failure_reason, format_value, model_pages, raw_paths, setting_text
+from report.explain import Explanation
+from report.findings import HardwareFindings
+from report.summary import ModelSummary, Summary, summarize
+from report.text import (
+    count,
+    failure_reason,
+    hardware_name,
+    number,
+    result_value,
+    setting_text,
+    status_counts,
+)
 
 SLIDE_WIDTH = Emu(12192000)  # 13.333 in: 16:9
 SLIDE_HEIGHT = Emu(6858000)  # 7.5 in
@@ -50,14 +59,7 @@ MAX_FINDINGS_SLIDES = 4
 MAX_METHOD_SLIDES = 2
 MAX_NOTE_CELLS = 40
 ELLIPSIS = "…"
-DEFAULT_VIEWS = ("landscape", "transfer", "scaling", "memory-speed")  # names in report/views.yaml
-ANIMATED_VIEW = "landscape"
-DEFAULT_TITLE = "gpuscape results"
 DECK_NAME = "deck.pptx"
-# report.charts.figure_layout's top band for the title: static figures, interactive ones
-CHART_TITLE_PX, HTML_CHART_TITLE_PX = 62, 50
-STATIC_TEMPLATE = "presentation"  # report.charts' template for slide images
-IMAGES_DIR = "images"
 DEFAULT_AXIS_METRICS = ("peak_memory", "params_total", "params_active", "decode_tokens_per_s")
 
 
@@ -215,12 +217,22 @@ def fit_text(
 
 
 @dataclass(frozen=True)
+class Picture:
+    """A chart's PNG on a slide; `crop_top` is the share of its height hidden at the top (the
+    chart's own title, which the slide's title replaces), so the report's chart images serve
+    the deck as they are."""
+
+    path: Path
+    crop_top: float = 0.0
+
+
+@dataclass(frozen=True)
 class ChartSlide:
     """A view's chart filling the slide."""
 
     key: str
     title: str
-    image: Path | None
+    image: Picture | None
     caption: str | None
     notes: str
 
@@ -229,7 +241,7 @@ class ChartSlide:
 class ModelSlide:
     key: str
     title: str
-    image: Path | None
+    image: Picture | None
     explanation: list[Para]
     stats: list[Para]
     notes: str
@@ -280,57 +292,21 @@ class ViewInfo:
     axes: tuple[str, ...]
 
 
-def _value_text(metric: Metric, result: Result) -> str:
-    value = metric.display(result)
-    unit = f" {metric.unit}" if metric.unit else ""
-    return "n/a" if value is None else f"{format_value(value)}{unit}"
-
-
 def _kind(results: Sequence[Result]) -> str | None:
     kinds = {device_kind(r) for r in results}
     return kinds.pop() if len(kinds) == 1 else None
 
 
-def _status_counts(results: Iterable[Result]) -> str:
-    counts = Counter(r.status for r in results if r.status != "ok")
-    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-
-
 def _cell_line(result: Result, metrics: Sequence[Metric]) -> str:
     where = hardware_name(result)
     if result.status != "ok":
-        return f"{result.model.name} — {setting_text(result)} on {where}: {failure_reason(result, 160)}"
-    values = "; ".join(f"{m.title(device_kind(result))} {_value_text(m, result)}" for m in metrics)
+        return f"{result.model.name} — {setting_text(result, device=False)} on {where}: {failure_reason(result, 160)}"
+    values = "; ".join(f"{m.title(device_kind(result))} {result_value(m, result)}" for m in metrics)
     estimated = " (estimated)" if result.method == "estimated" else ""
-    return f"{result.model.name} — {setting_text(result)} on {where}{estimated}: {values}"
+    return f"{result.model.name} — {setting_text(result, device=False)} on {where}{estimated}: {values}"
 
 
-def _title_slide(results: Sequence[Result], title: str) -> tuple[list[str], str]:
-    dates = sorted({r.started_at[:10] for r in results})
-    hardware = Counter(hardware_name(r) for r in results)
-    models = {r.model.name for r in results}
-    ok = sum(r.status == "ok" for r in results)
-    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "no results"
-    failed = _status_counts(results)
-    subtitle = [
-        f"Measured {when}",
-        " · ".join(name for name, _ in hardware.most_common()) or "no hardware",
-        f"{len(models)} model{'s' if len(models) != 1 else ''}, {len(results)} cells"
-        + (f" ({failed})" if failed else ""),
-    ]
-    notes = [
-        f"{title}.",
-        f"{len(results)} cells of {len(models)} models, {ok} succeeded" + (f"; {failed}." if failed else "."),
-        f"Run dates: {', '.join(dates) or 'none'}.",
-        "Hardware: " + "; ".join(f"{name} ({n} cells)" for name, n in hardware.most_common()) + ".",
-        "Result sets: "
-        + ", ".join(f"{s} ({n})" for s, n in sorted(Counter(r.suite for r in results).items()))
-        + ".",
-    ]
-    return subtitle, "\n".join(notes)
-
-
-def _view_slide(view: ViewInfo, results: Sequence[Result], image: Path | None) -> ChartSlide:
+def _view_slide(view: ViewInfo, results: Sequence[Result], image: Picture | None) -> ChartSlide:
     axes = [METRICS[a] for a in view.axes if a in METRICS]
     plotted = [r for r in results if r.status == "ok" and all(m.value(r) is not None for m in axes)]
     failed = [r for r in results if r.status != "ok"]
@@ -338,7 +314,7 @@ def _view_slide(view: ViewInfo, results: Sequence[Result], image: Path | None) -
     captions = []
     if failed:
         captions.append(
-            f"{len(failed)} failed cell{'s' if len(failed) != 1 else ''} not plotted ({_status_counts(failed)})"
+            f"{len(failed)} failed cell{'s' if len(failed) != 1 else ''} not plotted ({status_counts(failed)})"
         )
     if estimated:
         captions.append(f"{estimated} estimate{'s' if estimated != 1 else ''} drawn hollow")
@@ -386,21 +362,21 @@ def _explanation_paras(explanation: Explanation) -> list[Para]:
     return [Para(first_sentence(f.text), lead=f"{f.topic}: ") for f in facts]
 
 
-def _model_stats(page: ModelPage) -> list[Para]:
+def _model_stats(page: ModelSummary) -> list[Para]:
     speed, memory = METRICS["decode_tokens_per_s"], METRICS["peak_memory"]
     ex = page.explanation
-    stats = [Para(f"{human_count(ex.total)} total, {human_count(ex.active)} active", lead="Parameters: ")]
+    stats = [Para(f"{count(ex.total)} total, {count(ex.active)} active", lead="Parameters: ")]
     failed = page.failed
-    cells = f"{len(page.ok)} ok" + (f", {len(failed)} failed ({_status_counts(failed)})" if failed else "")
+    cells = f"{len(page.ok)} ok" + (f", {len(failed)} failed ({status_counts(failed)})" if failed else "")
     stats.append(Para(cells, lead="Cells: "))
     best = page.fastest
     if best is not None:
         kind = device_kind(best)
         stats.append(
             Para(
-                f"{_value_text(speed, best)} ({setting_text(best)}) on {hardware_name(best)}, "
+                f"{result_value(speed, best)} ({setting_text(best, device=False)}) on {hardware_name(best)}, "
                 f"{memory.cpu_label if kind == 'cpu' and memory.cpu_label else memory.label} "
-                f"{_value_text(memory, best)}",
+                f"{result_value(memory, best)}",
                 lead="Fastest decode: ",
             )
         )
@@ -409,7 +385,7 @@ def _model_stats(page: ModelPage) -> list[Para]:
     return stats
 
 
-def _model_slide(page: ModelPage, image: Path | None) -> ModelSlide:
+def _model_slide(page: ModelSummary, image: Picture | None) -> ModelSlide:
     metrics = [METRICS[m] for m in ("decode_tokens_per_s", "prefill_latency", "peak_memory")]
     ex = page.explanation
     notes = [f"{page.name} ({page.family}, {page.source})."]
@@ -431,7 +407,7 @@ def _model_slide(page: ModelPage, image: Path | None) -> ModelSlide:
 
 def _findings_slide(group: HardwareFindings) -> TableSlide:
     rows = [
-        (f.title, f.result.model.name, setting_text(f.result), f"{format_value(f.value)} {f.unit}")
+        (f.title, f.result.model.name, setting_text(f.result, device=False), f"{number(f.value)} {f.unit}")
         for f in group.findings
     ]
     front = group.pareto
@@ -441,14 +417,14 @@ def _findings_slide(group: HardwareFindings) -> TableSlide:
         footer.append(Para(f"{len(front)} cells: {names}", lead="Pareto front (memory vs decode): "))
     notes = [f"{group.hardware}: {group.cells} measured cells that succeeded."]
     notes += [
-        f"{f.title}: {f.result.model.name}, {setting_text(f.result)}, {format_value(f.value)} {f.unit} ({f.measure})."
+        f"{f.title}: {f.result.model.name}, {setting_text(f.result, device=False)}, {number(f.value)} {f.unit} ({f.measure})."
         for f in group.findings
     ]
     if front:
         notes.append(f"Pareto front of {group.memory_title} against {group.speed_title}:")
         notes += [
-            f"{r.model.name} — {setting_text(r)}: {_value_text(METRICS['peak_memory'], r)}, "
-            f"{_value_text(METRICS['decode_tokens_per_s'], r)}"
+            f"{r.model.name} — {setting_text(r, device=False)}: {result_value(METRICS['peak_memory'], r)}, "
+            f"{result_value(METRICS['decode_tokens_per_s'], r)}"
             for r in front[:MAX_NOTE_CELLS]
         ]
     return TableSlide(
@@ -499,21 +475,27 @@ def plan_deck(
     *,
     title: str,
     views: Sequence[ViewInfo],
-    images: Mapping[str, Path],
+    images: Mapping[str, Path | Picture],
+    summary: Summary | None = None,
 ) -> Deck:
-    """Every slide's content from validated results. `images` maps a view id, or
-    "model-<slug>", to its 1920x1080 PNG; a missing image leaves the chart out."""
-    ordered = sorted(results, key=lambda r: (r.suite, r.cell, r.started_at))
-    subtitle, title_notes = _title_slide(ordered, title)
-    deck = Deck(title=title, subtitle=subtitle, title_notes=title_notes)
-    deck.views = [_view_slide(v, ordered, images.get(v.id)) for v in views]
-    deck.models = [
-        _model_slide(p, images.get(f"model-{p.slug}")) for p in model_pages(ordered, raw_paths(ordered))
-    ]
-    groups = findings(ordered)
+    """Every slide's content from validated results (and their report.summary Summary, where
+    the caller has it). `images` maps a view id, or "model-<slug>", to its 1920x1080 PNG (a
+    Picture where the chart's own title band is to be hidden); a missing image leaves the
+    chart out."""
+    summary = summary if summary is not None else summarize(results)
+    ordered = summary.results
+    subtitle, title_notes = summary.measured.lines(title)
+    deck = Deck(title=title, subtitle=subtitle, title_notes="\n".join(title_notes))
+    deck.views = [_view_slide(v, ordered, _picture(images.get(v.id))) for v in views]
+    deck.models = [_model_slide(m, _picture(images.get(f"model-{m.slug}"))) for m in summary.models]
+    groups = summary.findings
     deck.findings = [_findings_slide(g) for g in groups[:MAX_FINDINGS_SLIDES]] or [_no_findings_slide()]
     deck.methodology = _methodology_slide(ordered, views)
     return deck
+
+
+def _picture(image: Path | Picture | None) -> Picture | None:
+    return Picture(image) if isinstance(image, Path) else image
 
 
 # --------------------------------------------------------------------------- writing the pptx
@@ -645,14 +627,21 @@ def _content_box(prs: Any, slide: Any) -> tuple[int, int, int, int]:
     return MARGIN, top, prs.slide_width - 2 * MARGIN, prs.slide_height - MARGIN - top
 
 
-def add_picture(slide: Any, image: Path, box: tuple[int, int, int, int], align: str = "center") -> Any:
-    """The image as large as the box allows at its own aspect ratio, centred (or left)."""
+def add_picture(
+    slide: Any, image: Path | Picture, box: tuple[int, int, int, int], align: str = "center"
+) -> Any:
+    """The image (its top `crop_top` hidden) as large as the box allows at its own aspect
+    ratio, centred (or left)."""
+    picture = image if isinstance(image, Picture) else Picture(image)
     left, top, width, height = box
-    w_px, h_px = IMAGE_PX
+    w_px, h_px = IMAGE_PX[0], IMAGE_PX[1] * (1.0 - picture.crop_top)
     width_fit = min(width, round(height * w_px / h_px))
     height_fit = round(width_fit * h_px / w_px)
     x = left + (width - width_fit) // 2 if align == "center" else left
-    return slide.shapes.add_picture(str(image), x, top, width_fit, height_fit)
+    shape = slide.shapes.add_picture(str(picture.path), x, top, width_fit, height_fit)
+    if picture.crop_top:
+        shape.crop_top = picture.crop_top  # the frame keeps its size and shows the rest of the image
+    return shape
 
 
 def _notes(slide: Any, text: str) -> None:
@@ -829,167 +818,10 @@ def write_deck(deck: Deck, path: Path | str, *, template: Path | str | None = No
     return out
 
 
-# --------------------------------------------------------------------------- the whole build
-
-
-@dataclass
-class SlidesBuild:
-    """What build_slides wrote, and the seconds each stage took."""
-
-    deck: Path
-    slides: int
-    images: dict[str, Path]
-    animation: Any | None  # report.animate.Animation
-    timings: dict[str, float] = field(default_factory=dict)
+# --------------------------------------------------------------------------- views
 
 
 def view_info(view: Any, results: Sequence[Result]) -> ViewInfo:
     """A report.views.View reduced to what the deck says about it (the metrics it actually drew)."""
     ok = [r for r in results if r.status == "ok"]
     return ViewInfo(view.name, view.title, tuple(axis.choose(ok).id for axis in view.axes()))
-
-
-def deck_views(views: Mapping[str, Any], names: Sequence[str] = DEFAULT_VIEWS) -> list[Any]:
-    """The views the deck shows, in its order; names the view set lacks are left out."""
-    return [views[name] for name in names if name in views]
-
-
-def slide_figures(
-    results: Sequence[Result], views: Sequence[Any], all_views: Mapping[str, Any] | None = None
-) -> dict[str, dict[str, Any]]:
-    """report.charts' figure dicts for the deck, sized for a 960x540 image in the presentation
-    template: one per view (keyed by view name) and, for each model with a successful cell, its
-    page's first chart (keyed "model-<slug>"; the landscape with that model in colour)."""
-    from report import charts
-
-    figures = {v.name: untitled(charts.figure_spec(v, results, STATIC_TEMPLATE, static=True)) for v in views}
-    first = next(iter(charts.model_views(all_views)), None)
-    if first is None:
-        return figures
-    for page in model_pages(results, raw_paths(results)):
-        if page.ok:
-            specs = charts.model_figure_specs(
-                page.results, STATIC_TEMPLATE, context=results, views={first.name: first}, static=True
-            )
-            figures.update({f"model-{page.slug}": untitled(spec) for spec in specs.values()})
-    return figures
-
-
-def untitled(spec: dict[str, Any], band_px: int = CHART_TITLE_PX) -> dict[str, Any]:
-    """The figure without its own title, and the band the title took at the top given to the
-    chart: the slide's title names it."""
-    layout = spec["layout"]
-    if layout.pop("title", None) is not None and "margin" in layout:
-        layout["margin"]["t"] = max(10, layout["margin"].get("t", 0) - band_px)
-    return spec
-
-
-def build_slides(
-    results: Sequence[Result],
-    out_dir: Path | str,
-    *,
-    title: str | None = None,
-    template: Path | str | None = None,
-    frames: int | None = None,
-    views: Mapping[str, Any] | None = None,
-) -> SlidesBuild:
-    """<out_dir>/deck.pptx from `results`, its PNGs in <out_dir>/images (one browser, one batch),
-    and, unless `frames` is 0 or no cell succeeded, <out_dir>/landscape.gif (.mp4) turning in
-    `frames` frames.
-    Raises report.export.BrowserNotFoundError without a Chromium, before writing anything."""
-    import time
-
-    from report import animate, charts, export
-    from report import views as report_views
-
-    out = Path(out_dir)
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    all_views = views if views is not None else report_views.VIEWS
-    chosen = deck_views(all_views)
-    ordered = sorted(results, key=lambda r: (r.suite, r.cell, r.started_at))
-    figures = slide_figures(ordered, chosen, all_views)
-    timings["figures_s"] = time.perf_counter() - started
-    images = {key: out / IMAGES_DIR / f"{key}.png" for key in figures}
-    mark = time.perf_counter()
-    export.export_images(export.ImageJob(figures[key], {"png": path}) for key, path in images.items())
-    timings["images_s"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    infos = [view_info(v, ordered) for v in chosen]
-    deck = plan_deck(ordered, title=title or DEFAULT_TITLE, views=infos, images=images)
-    deck_path = write_deck(deck, out / DECK_NAME, template=template)
-    timings["deck_s"] = time.perf_counter() - mark
-    animation = None
-    n_frames = animate.DEFAULT_FRAMES if frames is None else frames
-    turning = all_views.get(ANIMATED_VIEW)
-    if n_frames and turning is not None and turning.is_3d and any(r.status == "ok" for r in ordered):
-        mark = time.perf_counter()
-        spec = charts.figure_spec(
-            turning, ordered, STATIC_TEMPLATE, static=True
-        )  # titled: a GIF stands alone
-        animation = animate.animate_figure(spec, out, ANIMATED_VIEW, n_frames=n_frames)
-        timings["animation_s"] = time.perf_counter() - mark
-    timings["total_s"] = time.perf_counter() - started
-    slides = len(Presentation(str(deck_path)).slides)
-    return SlidesBuild(deck=deck_path, slides=slides, images=images, animation=animation, timings=timings)
-
-
-# --------------------------------------------------------------------------- the site's slide view
-
-SLIDES_TEMPLATE = "slides.md.j2"  # in templates/site/, rendered with report.site's environment
-SLIDES_PAGE = "slides.md"
-
-
-def slide_charts(results: Sequence[Result], views: Mapping[str, Any] | None = None) -> list[Any]:
-    """The deck's views as interactive charts (report.site.Chart) that fill their slide."""
-    import plotly.graph_objects as go
-
-    from report import charts
-    from report import views as report_views
-    from report.site import Chart, embed
-
-    out = []
-    for view in deck_views(views if views is not None else report_views.VIEWS):
-        spec = short_hover(untitled(charts.figure_spec(view, list(results), "light"), HTML_CHART_TITLE_PX))
-        spec["layout"].pop("height", None)  # the slide's box sets the size
-        spec["layout"]["autosize"] = True
-        out.append(Chart(view.title, embed(go.Figure(spec), f"slide-{view.name}")))
-    return out
-
-
-def short_hover(spec: dict[str, Any]) -> dict[str, Any]:
-    """Hover shows the model and the point's coordinates instead of every setting: the full
-    hover text is about three quarters of a chart's weight, and the slide view carries four
-    charts (the home and model pages keep the full text)."""
-    layout = spec["layout"]
-    scene = layout.get("scene")
-    names = "xyz" if scene is not None else "xy"
-    axes = [(scene or layout).get(f"{n}axis", {}) for n in names]
-    lines = [
-        f"{(axis.get('title') or {}).get('text', n)}: %{{{n}}}" for n, axis in zip(names, axes, strict=True)
-    ]
-    template = "%{fullData.name}<br>" + "<br>".join(lines) + "<extra></extra>"
-    for trace in spec["data"]:
-        if trace.pop("text", None) is not None:
-            trace["hovertemplate"] = template
-    return spec
-
-
-def slides_page(
-    results: Sequence[Result],
-    *,
-    title: str = DEFAULT_TITLE,
-    charts: Sequence[Any] | None = None,
-    views: Mapping[str, Any] | None = None,
-    templates: Path | None = None,
-) -> str:
-    """The Markdown of the site's slide view (write it as docs/slides.md): a title screen, then
-    one chart per screen; arrow keys move, F goes full screen. `charts` are report.site.Chart
-    objects (default: `slide_charts(results, views)`); every name is escaped by the template."""
-    from report.site import TEMPLATES_DIR, template_env
-
-    ordered = sorted(results, key=lambda r: (r.suite, r.cell, r.started_at))
-    subtitle, _ = _title_slide(ordered, title)
-    shown = list(charts) if charts is not None else slide_charts(ordered, views)
-    env = template_env(templates or TEMPLATES_DIR)
-    return env.get_template(SLIDES_TEMPLATE).render(title=title, subtitle=subtitle, charts=shown)

@@ -8,7 +8,7 @@ function, report.charts.build_figure, draws any of them.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -216,3 +216,12 @@ def _parse_view(path: Path, name: str, spec: Any, known: Mapping[str, View]) -> 
 
 
 VIEWS: dict[str, View] = load_views()
+
+# The views the deck (and the site's slide view) shows, in order; names a view set lacks are skipped.
+DECK_VIEWS = ("landscape", "transfer", "scaling", "memory-speed")
+
+
+def deck_views(views: Mapping[str, View] | None = None, names: Sequence[str] = DECK_VIEWS) -> list[View]:
+    """The views the deck shows, in its order."""
+    chosen = views if views is not None else VIEWS
+    return [chosen[name] for name in names if name in chosen]

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bench.schema import Result, slugify
-from report.synthetic import synthetic_results
+from perf.synthetic import synthetic_results
 
 XSS_NAME = '<script>alert("x")</script> Evil & "Co"'
 XSS_FAMILY = "<b>Bold</b> family"

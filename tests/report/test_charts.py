@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.schema import METRICS
+from perf.synthetic import synthetic_results
 from report.build import figure_html
 from report.charts import (
     build_figure,
@@ -19,10 +20,9 @@ from report.charts import (
     log_ticks,
     model_figures,
     pareto_front,
-    setting_text,
     symbol_for,
 )
-from report.synthetic import synthetic_results
+from report.text import setting_text
 from report.views import VIEWS, ViewError, load_views
 from tests.report.chart_fixtures import XSS_NAME, failed, renamed, small_set
 

@@ -17,9 +17,10 @@ import pytest
 from markupsafe import escape
 
 from bench.schema import METRICS, Result
+from perf.synthetic import synthetic_results
 from report import site as site_module
-from report.site import build_site, md_escape, render_docs, shift_headings, unique_slugs
-from report.synthetic import synthetic_results
+from report.site import build_site, md_escape, render_docs, shift_headings
+from report.summary import unique_slugs
 from tests.report.site_fixtures import XSS_FAMILY, XSS_NAME, mixed_results
 
 NOTES = """# How we use it
@@ -300,7 +301,7 @@ def test_an_empty_result_set_still_builds(tmp_path, sources):
 
 
 def test_a_1000_cell_site_keeps_every_page_light(tmp_path):
-    """plotly.js ships once; a page's own HTML stays under 300 KB (report.synthetic's 1,000 cells)."""
+    """plotly.js ships once; a page's own HTML stays under 300 KB (perf.synthetic's 1,000 cells)."""
     site = build_site(synthetic_results(1000, 50, seed=0), tmp_path)
     weights = site_module.page_weights(site)
     assert len([p for p in weights if p.startswith("models/")]) == 50
@@ -313,7 +314,7 @@ def test_a_1000_cell_site_keeps_every_page_light(tmp_path):
 
 
 def test_extra_pages_join_the_docs_and_the_nav(tmp_path, results, sources):
-    from report.slides import slides_page
+    from report.site import slides_page
 
     site = build_site(
         results, tmp_path, site_sources=sources, extra_pages={"slides.md": slides_page(results)}

@@ -18,7 +18,6 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Emu, Inches, Pt
 
 from bench.schema import Result
-from report.site import model_pages, raw_paths
 from report.slides import (
     MIN_PT,
     SLIDE_HEIGHT,
@@ -29,6 +28,7 @@ from report.slides import (
     plan_deck,
     write_deck,
 )
+from report.summary import model_summaries
 from tests.report.site_fixtures import LLAMA_TINY, XSS_NAME, counted, make_result, mixed_results
 
 VIEWS = [
@@ -52,7 +52,7 @@ def images_for(results: Sequence[Result], folder: Path) -> dict[str, Path]:
     """A 1920x1080 PNG per view and per model with a successful cell, as the report would."""
     folder.mkdir(parents=True, exist_ok=True)
     images = {v.id: fake_png(folder / f"{v.id}.png", v.id) for v in VIEWS}
-    for page in model_pages(results, raw_paths(results)):
+    for page in model_summaries(results):
         if page.ok:
             images[f"model-{page.slug}"] = fake_png(folder / f"model-{page.slug}.png", page.slug)
     return images
@@ -139,7 +139,7 @@ def test_every_slide_has_notes_with_the_numbers(deck_path):
     assert "23 cells of 5 models, 18 succeeded" in notes["gpuscape: tiny models on a CPU and an H100"]
     landscape = notes["Landscape"]
     assert "18 cells plotted of 23" in landscape and "Not plotted:" in landscape
-    assert "Mixtral (tiny) — bfloat16, batch 4, prompt 128, new 32 on NVIDIA H100 80GB HBM3" in landscape
+    assert "Mixtral (tiny) — bfloat16 · batch 4 · prompt 128 · 32 new on NVIDIA H100 80GB HBM3" in landscape
     assert "7,200 tok/s" in landscape
     assert "8 experts" in notes["Mixtral (tiny)"] and "29,632,768 total" in notes["Mixtral (tiny)"]
     assert "OutOfMemoryError: oom <at> batch 4" in notes[XSS_NAME]
@@ -162,7 +162,7 @@ def test_model_slide_uses_the_model_pages_words(deck_path):
     assert "Grouped-query attention (GQA), group size 4" in text  # report.explain's wording
     assert "Experts: " in text  # a mixture of experts says so before its MLP
     assert "Parameters: 29.6 M total, 20.2 M active" in text
-    assert "Fastest decode: 7,200 tok/s (bfloat16, batch 4, prompt 128, new 32)" in text
+    assert "Fastest decode: 7,200 tok/s (bfloat16 · batch 4 · prompt 128 · 32 new)" in text
 
 
 def test_failed_cells_are_counted_on_the_chart_slides(deck_path):
@@ -349,8 +349,7 @@ def test_rendered_text_stays_inside_its_boxes(deck_path, tmp_path):
 def test_slides_page_escapes_names_and_has_one_section_per_chart(mixed):
     from markupsafe import Markup
 
-    from report.site import Chart
-    from report.slides import slides_page
+    from report.site import Chart, slides_page
 
     charts = [
         Chart(XSS_NAME, Markup('<div id="chart-a"></div>')),
@@ -379,7 +378,7 @@ def write_results(results: Sequence[Result], folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def results_dir(tmp_path_factory) -> Path:
-    from report.synthetic import synthetic_results
+    from perf.synthetic import synthetic_results
 
     evil = [
         make_result(XSS_NAME, "../../etc", LLAMA_TINY, counted(LLAMA_TINY), suite="s", device="cpu", batch=b)
@@ -417,7 +416,12 @@ def test_slides_command_makes_the_deck_and_the_turn(results_dir, tmp_path):
     assert gif.n_frames == 4 and gif.size == (1920, 1080)
     # every file stays inside --out, named by view or slug whatever the model is called
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert all(re.fullmatch(r"[a-z0-9][a-z0-9._/-]*", f) for f in files), files
+    outputs = [f for f in files if not f.startswith(".cache/")]  # the cache names files by their hash
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9._/-]*", f) for f in outputs), outputs
+    cached = [f for f in files if f not in outputs and f != ".cache/published.json"]
+    assert all(re.fullmatch(r"\.cache/[0-9a-f]{2}/[0-9a-f]{64}\.(png|gif|mp4|pptx)", f) for f in cached), (
+        cached
+    )
     assert "images/model-title-script-alert-x-script-evil.png" in files
 
 
@@ -440,7 +444,7 @@ def test_slides_command_says_what_is_wrong(results_dir, tmp_path, capsys, monkey
 
 
 def test_slides_page_with_the_report_charts(mixed):
-    from report.slides import slides_page
+    from report.site import slides_page
 
     text = slides_page(mixed)
     for view in ("landscape", "transfer", "scaling", "memory-speed"):
@@ -451,8 +455,8 @@ def test_slides_page_with_the_report_charts(mixed):
 
 
 def test_slides_page_of_1000_cells_stays_light():
-    from report.slides import slides_page
-    from report.synthetic import synthetic_results
+    from perf.synthetic import synthetic_results
+    from report.site import slides_page
 
     text = slides_page(synthetic_results(1000, 50, seed=0))
     assert len(text.encode()) < 300_000  # the site's page budget, with four charts on this page
@@ -460,8 +464,7 @@ def test_slides_page_of_1000_cells_stays_light():
 
 
 def test_slide_view_builds_into_the_site(mixed, tmp_path):
-    from report.site import build_site
-    from report.slides import SLIDES_PAGE, slides_page
+    from report.site import SLIDES_PAGE, build_site, slides_page
 
     site = build_site(mixed, tmp_path, extra_pages={SLIDES_PAGE: slides_page(mixed, title=XSS_NAME)})
     html = (site / "slides.html").read_text()

@@ -1,6 +1,6 @@
-"""`python -m report.slides_perf`: how long the slides take (a benchmark for `make perf`).
+"""`python -m perf.slides`: how long the slides take (a benchmark for `make perf`).
 
-On a seeded synthetic result set (report.synthetic) it times:
+On a seeded synthetic result set (perf.synthetic) it times:
 - the landscape turning once in 48 frames at 1920x1080 (target: under 30 s on the 2-core
   machine), split into browser rendering, GIF and MP4;
 - with --compare, the same 48 cameras as 48 separate figures through report.export (one
@@ -25,7 +25,7 @@ TARGET_S = 30.0
 
 def _landscape(results: Sequence[Any]) -> Any:
     from report import charts, views
-    from report.slides import ANIMATED_VIEW, STATIC_TEMPLATE
+    from report.build import ANIMATED_VIEW, STATIC_TEMPLATE
 
     return charts.build_figure(views.VIEWS[ANIMATED_VIEW], list(results), template=STATIC_TEMPLATE)
 
@@ -63,18 +63,25 @@ def time_export_per_frame(fig: Any, out: Path, frames: int) -> float:
 
 
 def time_deck(results: Sequence[Any], out: Path) -> None:
-    from report.slides import build_slides
+    """The pipeline's deck step alone (its pictures rendered, no cache)."""
+    from report.build import build
 
-    built = build_slides(results, out, frames=0)
-    t = built.timings
+    source = out / "results"
+    for result in results:
+        path = source / result.suite / f"{result.cell}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(result.to_json(), encoding="utf-8")
+    built = build([source], out / "build", steps=["deck"], cache=False)
+    t = built.timings_s
     print(
-        f"deck: {built.slides} slides, {len(built.images)} images in {t['total_s']:.1f} s "
-        f"(figures {t['figures_s']:.1f} s, PNGs {t['images_s']:.1f} s, pptx {t['deck_s']:.2f} s)"
+        f"deck: {built.rendered} images in {t['total_s']:.1f} s (load {t['load_s']:.1f} s, "
+        f"summary {t['summary_s']:.2f} s, figures {t['write_deck_s']:.1f} s, PNGs {t['images_s']:.1f} s, "
+        f"pptx {t['finish_s']:.2f} s)"
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m report.slides_perf", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m perf.slides", description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     parser.add_argument("--cells", type=int, default=300, help="synthetic cells (default 300)")
     parser.add_argument("--models", type=int, default=12, help="synthetic models (default 12)")
@@ -85,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="keep the outputs here (default: a temporary folder)")
     args = parser.parse_args(argv)
 
-    from report.synthetic import synthetic_results
+    from perf.synthetic import synthetic_results
 
     results = synthetic_results(args.cells, args.models, seed=0)
     print(f"slides perf: {len(results)} synthetic cells of {args.models} models")

@@ -1,4 +1,4 @@
-"""`python -m bench.perf`: the bench's own speed and accuracy, measured side by side in one run.
+"""`python -m perf.bench`: the bench's own speed and accuracy, measured side by side in one run.
 
 1. Bare torch, in this process: a plain greedy loop over each model and shape, no harness.
 2. The same 6 cells through the real sweep (fork server, one process per cell, result files).
@@ -79,7 +79,7 @@ def bare_torch_decode(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m perf.bench", description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
     console = Console(soft_wrap=True, width=150)
     from bench import runner

@@ -13,6 +13,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from bench.configkeys import DTYPE_BYTES
 from bench.schema import (
     CPUInfo,
     Decode,
@@ -45,7 +46,6 @@ FAMILIES: tuple[tuple[str, str, tuple[float, ...], float], ...] = (
     ("SmolLM", "llama", (0.135, 0.36, 1.7), 1.0),
     ("DeepSeek", "deepseek_v2", (15.7,), 0.15),
 )
-DTYPE_BYTES = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}
 QUANT_BYTES = {"int8": 1.06, "int4": 0.56}  # with per-group scales
 # (dtype, quantization) pairs a synthetic model is measured at
 PRECISIONS: tuple[tuple[str, str | None], ...] = (
