@@ -22,8 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from report.importers import SETTABLE, TOOLS
 
     parser.add_argument("tool", metavar="TOOL", help=f"one of: {', '.join(TOOLS)}")
-    parser.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER", help="the tool's files, or folders holding them")
-    parser.add_argument("--out", required=True, metavar="DIR", help="results folder to write, e.g. results/ob-a100/")
+    parser.add_argument(
+        "paths", nargs="+", metavar="FILE_OR_FOLDER", help="the tool's files, or folders holding them"
+    )
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="results folder to write, e.g. results/ob-a100/"
+    )
     parser.add_argument(
         "--set",
         action="append",

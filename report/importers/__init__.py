@@ -48,7 +48,11 @@ def _files(module: ModuleType, paths: Iterable[str | os.PathLike[str]]) -> list[
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = [p for p in module.candidates(path) if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+            found = [
+                p
+                for p in module.candidates(path)
+                if not any(part.startswith(".") for part in p.relative_to(path).parts)
+            ]
             if not found:
                 raise ImportProblem(path, f"no {module.TOOL} file in this folder; expected {module.EXPECTED}")
             files += found

@@ -40,7 +40,17 @@ from bench.schema import (
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a detailed serving run is large; anything bigger is not one
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 # Keys `--set KEY=VALUE` may fill where a tool's file does not record them.
-SETTABLE = ("model", "device", "dtype", "quantization", "batch_size", "prompt_tokens", "new_tokens", "gpu", "cpu")
+SETTABLE = (
+    "model",
+    "device",
+    "dtype",
+    "quantization",
+    "batch_size",
+    "prompt_tokens",
+    "new_tokens",
+    "gpu",
+    "cpu",
+)
 _INT_KEYS = ("batch_size", "prompt_tokens", "new_tokens")
 
 
@@ -236,7 +246,9 @@ def apply_overrides(draft: Draft, overrides: dict[str, str], path: Path, tool: s
                 draft.notes[f"environment.{key}"] = f"given on the import command line (--set {key}=...)"
         elif draft.setting.get(key) is None:
             draft.setting[key] = int(value) if key in _INT_KEYS else value
-            draft.notes[f"setting.{key}"] = f"given on the import command line (--set {key}=...): {tool} does not record it"
+            draft.notes[f"setting.{key}"] = (
+                f"given on the import command line (--set {key}=...): {tool} does not record it"
+            )
     missing = [k for k in ("batch_size", "prompt_tokens", "new_tokens") if draft.setting.get(k) is None]
     if not draft.model:
         missing.insert(0, "model")
@@ -273,7 +285,11 @@ def to_result(tool: str, source: SourceFile, draft: Draft, suite: str) -> Result
     if started_at is None:
         started_at = utc_iso(source.mtime)
         notes["started_at"] = f"{tool} records no time in this file: the file's modification time"
-    gpu = GPUInfo(name=draft.gpu, count=draft.gpu_count, memory_bytes=draft.gpu_memory_bytes) if draft.gpu else None
+    gpu = (
+        GPUInfo(name=draft.gpu, count=draft.gpu_count, memory_bytes=draft.gpu_memory_bytes)
+        if draft.gpu
+        else None
+    )
     cpu = CPUInfo(model=draft.cpu, cores=draft.cpu_cores) if (draft.cpu or draft.cpu_cores) else None
     try:
         return Result(

@@ -40,14 +40,21 @@ def read(source: SourceFile) -> list[Draft]:
     if not detect(data):
         if isinstance(data, dict) and isinstance(data.get("benchmarks"), list):
             kinds = sorted({str(b.get("type_")) for b in data["benchmarks"] if isinstance(b, dict)})
-            raise ImportProblem(path, f"GuideLLM benchmarks of type {kinds} are not a layout this importer reads; expected {EXPECTED}")
+            raise ImportProblem(
+                path,
+                f"GuideLLM benchmarks of type {kinds} are not a layout this importer reads; expected {EXPECTED}",
+            )
         raise ImportProblem(path, f"not a GuideLLM file; expected {EXPECTED}")
     return [_draft(path, index, bench) for index, bench in enumerate(data["benchmarks"])]
 
 
 def _summary(bench: dict[str, Any], name: str, path: Path, index: int, stat: str = "median") -> float | None:
     value = get(bench, f"metrics.{name}.successful.{stat}", path, required=False)
-    return None if value is None else number(value, path, f"benchmarks[{index}].metrics.{name}.successful.{stat}")
+    return (
+        None
+        if value is None
+        else number(value, path, f"benchmarks[{index}].metrics.{name}.successful.{stat}")
+    )
 
 
 def _draft(path: Path, index: int, bench: dict[str, Any]) -> Draft:
@@ -91,7 +98,9 @@ def _draft(path: Path, index: int, bench: dict[str, Any]) -> Draft:
     ttft = per_request("time_to_first_token_ms", 1e-3)
     if ttft:
         metrics.prefill = Latency(latency_s=Stats.of(ttft))
-        notes["metrics.prefill.latency_s"] = f"GuideLLM time_to_first_token_ms per successful request{sample}, in s"
+        notes["metrics.prefill.latency_s"] = (
+            f"GuideLLM time_to_first_token_ms per successful request{sample}, in s"
+        )
     itl = per_request("inter_token_latency_ms", 1e-3)
     if itl:
         stats = Stats.of(itl)

@@ -24,7 +24,17 @@ TOOL = "llama-bench"
 REQUIRED = ("build_commit", "model_type", "n_prompt", "n_gen", "avg_ns", "samples_ns", "avg_ts")
 EXPECTED = f"llama-bench -o json or -o jsonl output (objects with {', '.join(REQUIRED)})"
 # Per-test fields: everything else names the configuration a pp and a tg test share.
-_PER_TEST = {"n_prompt", "n_gen", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts"}
+_PER_TEST = {
+    "n_prompt",
+    "n_gen",
+    "test_time",
+    "avg_ns",
+    "stddev_ns",
+    "avg_ts",
+    "stddev_ts",
+    "samples_ns",
+    "samples_ts",
+}
 _FLOAT_TYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 
 
@@ -48,8 +58,9 @@ def read(source: SourceFile) -> list[Draft]:
     groups: dict[str, dict[str, list[int]]] = {}
     for index, row in enumerate(rows):
         key = json.dumps({k: v for k, v in row.items() if k not in _PER_TEST}, sort_keys=True)
-        n_prompt, n_gen = int(number(row["n_prompt"], path, f"[{index}].n_prompt")), int(
-            number(row["n_gen"], path, f"[{index}].n_gen")
+        n_prompt, n_gen = (
+            int(number(row["n_prompt"], path, f"[{index}].n_prompt")),
+            int(number(row["n_gen"], path, f"[{index}].n_gen")),
         )
         kind = "pg" if n_prompt and n_gen else ("pp" if n_prompt else "tg")
         groups.setdefault(key, {}).setdefault(kind, []).append(index)
@@ -83,9 +94,13 @@ def _draft(path: Path, rows: list[dict[str, Any]], pp: int | None, tg: int | Non
         row = rows[pp]
         prompt = int(row["n_prompt"])
         samples = _samples_s(row, path, pp)
-        metrics.prefill = Latency(latency_s=Stats.of(samples), tokens_per_s=number(row["avg_ts"], path, f"[{pp}].avg_ts"))
+        metrics.prefill = Latency(
+            latency_s=Stats.of(samples), tokens_per_s=number(row["avg_ts"], path, f"[{pp}].avg_ts")
+        )
         notes["metrics.prefill.latency_s"] = f"llama-bench pp{prompt} samples_ns (one per repetition), in s"
-        notes["metrics.prefill.tokens_per_s"] = "llama-bench avg_ts of the pp test: mean over repetitions of n_prompt / s"
+        notes["metrics.prefill.tokens_per_s"] = (
+            "llama-bench avg_ts of the pp test: mean over repetitions of n_prompt / s"
+        )
     else:
         notes["setting.prompt_tokens"] = "1: a tg test alone decodes from one start token (n_prompt 0)"
     if tg is not None:
@@ -93,9 +108,13 @@ def _draft(path: Path, rows: list[dict[str, Any]], pp: int | None, tg: int | Non
         new = int(row["n_gen"])
         samples = _samples_s(row, path, tg)
         per_token = Stats.of([s / new for s in samples])
-        metrics.decode = Decode(per_token_s=per_token, tokens_per_s=number(row["avg_ts"], path, f"[{tg}].avg_ts"))
+        metrics.decode = Decode(
+            per_token_s=per_token, tokens_per_s=number(row["avg_ts"], path, f"[{tg}].avg_ts")
+        )
         notes["metrics.decode.per_token_s"] = f"derived: each tg{new} sample (samples_ns) divided by n_gen"
-        notes["metrics.decode.tokens_per_s"] = "llama-bench avg_ts of the tg test: mean over repetitions of n_gen / s"
+        notes["metrics.decode.tokens_per_s"] = (
+            "llama-bench avg_ts of the tg test: mean over repetitions of n_gen / s"
+        )
     else:
         notes["setting.new_tokens"] = "1: a pp test alone generates no token; prefill ends at the first"
     for index in records:
@@ -103,7 +122,17 @@ def _draft(path: Path, rows: list[dict[str, Any]], pp: int | None, tg: int | Non
         reported[f"{test}.avg_ts"] = number(rows[index]["avg_ts"], path, f"[{index}].avg_ts")
         if rows[index].get("stddev_ts") is not None:
             reported[f"{test}.stddev_ts"] = number(rows[index]["stddev_ts"], path, f"[{index}].stddev_ts")
-    return _finish(path, base, records, prompt, new, metrics, notes, reported, "pp+tg" if len(records) == 2 else ("pp" if pp is not None else "tg"))
+    return _finish(
+        path,
+        base,
+        records,
+        prompt,
+        new,
+        metrics,
+        notes,
+        reported,
+        "pp+tg" if len(records) == 2 else ("pp" if pp is not None else "tg"),
+    )
 
 
 def _draft_pg(path: Path, rows: list[dict[str, Any]], index: int) -> Draft:
@@ -116,7 +145,9 @@ def _draft_pg(path: Path, rows: list[dict[str, Any]], index: int) -> Draft:
         "tokens; kept in source.reported",
     }
     reported = {"pg.avg_ts": number(row["avg_ts"], path, f"[{index}].avg_ts")}
-    return _finish(path, row, [index], int(row["n_prompt"]), int(row["n_gen"]), metrics, notes, reported, "pg")
+    return _finish(
+        path, row, [index], int(row["n_prompt"]), int(row["n_gen"]), metrics, notes, reported, "pg"
+    )
 
 
 def _finish(
@@ -136,7 +167,9 @@ def _finish(
     dtype = _FLOAT_TYPES.get(ftype.strip().upper())
     quant = None if dtype else (ftype.strip() or None)
     if dtype is None:
-        notes["setting.dtype"] = "llama.cpp computes in its own mixed precision; the weights' file type is the quantization"
+        notes["setting.dtype"] = (
+            "llama.cpp computes in its own mixed precision; the weights' file type is the quantization"
+        )
     backends = str(row.get("backends") or "")
     gpu_layers = row.get("n_gpu_layers")
     on_gpu = bool(backends) and backends.upper() not in ("CPU", "BLAS") and gpu_layers not in (0, None)
@@ -144,10 +177,14 @@ def _finish(
     params = row.get("model_n_params")
     size = row.get("model_size")
     if row.get("n_depth"):
-        notes["setting.prompt_tokens"] = f"the test ran at depth {row['n_depth']} (tokens already in the context)"
+        notes["setting.prompt_tokens"] = (
+            f"the test ran at depth {row['n_depth']} (tokens already in the context)"
+        )
     if isinstance(params, int) and params > 0:
         reported["model_n_params"] = float(params)
-    notes["metrics.memory"] = "llama-bench measures no memory; model_size (the weights' bytes) is model.weight_bytes"
+    notes["metrics.memory"] = (
+        "llama-bench measures no memory; model_size (the weights' bytes) is model.weight_bytes"
+    )
     build = row.get("build_number")
     commit = str(row["build_commit"])
     return Draft(

@@ -66,7 +66,9 @@ def read(source: SourceFile) -> list[Draft]:
     backend = get(config, "backend", path)
     scenario = get(config, "scenario", path)
     if get(scenario, "name", path, required=False) != "inference" or "decode" not in report:
-        raise ImportProblem(path, "only text-generation inference scenarios are imported (report.decode missing)")
+        raise ImportProblem(
+            path, "only text-generation inference scenarios are imported (report.decode missing)"
+        )
     return [_draft(path, version, config, backend, scenario, report)]
 
 
@@ -90,7 +92,9 @@ def _draft(
     prefill = _latency(report, "prefill", path)
     if prefill is not None:
         metrics.prefill = Latency(latency_s=prefill)
-        notes["metrics.prefill.latency_s"] = "optimum-benchmark prefill.latency.values: generate with 1 new token"
+        notes["metrics.prefill.latency_s"] = (
+            "optimum-benchmark prefill.latency.values: generate with 1 new token"
+        )
         notes["metrics.prefill.tokens_per_s"] = (
             "null: optimum-benchmark reports prefill throughput in samples/s (batch / mean latency); "
             "kept in source.reported as prefill.throughput"
@@ -110,7 +114,9 @@ def _draft(
     generate = _latency(report, "generate", path)
     if generate is not None:
         metrics.e2e = Latency(latency_s=generate)
-        notes["metrics.e2e.latency_s"] = "optimum-benchmark generate.latency.values (0.6: whole generate call)"
+        notes["metrics.e2e.latency_s"] = (
+            "optimum-benchmark generate.latency.values (0.6: whole generate call)"
+        )
         notes["metrics.e2e.tokens_per_s"] = (
             "null: optimum-benchmark reports generate throughput in samples/s; kept in source.reported"
         )
@@ -135,7 +141,9 @@ def _draft(
     dtype = backend.get("torch_dtype")
     if not isinstance(dtype, str) or not dtype:
         dtype = None
-        notes["setting.dtype"] = "optimum-benchmark torch_dtype is null: the checkpoint's own dtype, not recorded"
+        notes["setting.dtype"] = (
+            "optimum-benchmark torch_dtype is null: the checkpoint's own dtype, not recorded"
+        )
     quant = backend.get("quantization_scheme")
     model = str(get(backend, "model", path))
     return Draft(
@@ -158,10 +166,14 @@ def _draft(
         gpu_count=int(env.get("gpu_count") or 1),
         gpu_memory_bytes=int(gpu_vram * MB) if isinstance(gpu_vram, (int, float)) and gpu_vram > 0 else None,
         cpu=str(env["cpu"]).strip() if isinstance(env.get("cpu"), str) else None,
-        cpu_cores=int(env["cpu_count"]) if isinstance(env.get("cpu_count"), int) and env["cpu_count"] > 0 else None,
+        cpu_cores=int(env["cpu_count"])
+        if isinstance(env.get("cpu_count"), int) and env["cpu_count"] > 0
+        else None,
         python=env.get("python_version") if isinstance(env.get("python_version"), str) else None,
         torch=backend.get("version") if backend.get("name") == "pytorch" else None,
-        transformers=env.get("transformers_version") if isinstance(env.get("transformers_version"), str) else None,
+        transformers=env.get("transformers_version")
+        if isinstance(env.get("transformers_version"), str)
+        else None,
         platform=env.get("platform") if isinstance(env.get("platform"), str) else None,
         duration_s=sum(
             (lat.values and sum(lat.values)) or 0.0 for lat in (prefill, decode, generate) if lat is not None
@@ -199,17 +211,21 @@ def _memory(report: dict[str, Any], path: Path) -> Memory:
                 peaks[key] = max(peaks.get(key, 0.0), value)
     as_bytes = {key: int(round(value * MB)) for key, value in peaks.items()}
     gpu = any(k in as_bytes for k in ("max_allocated", "max_reserved", "max_process_vram", "max_global_vram"))
-    return Memory(
-        peak_rss_bytes=as_bytes.get("max_ram"),
-        peak_allocated_bytes=as_bytes.get("max_allocated"),
-        peak_reserved_bytes=as_bytes.get("max_reserved"),
-        peak_process_bytes=as_bytes.get("max_process_vram"),
-        peak_device_bytes=as_bytes.get("max_global_vram"),
-        reason=None
-        if gpu or not peaks
-        else "optimum-benchmark max_ram (process RSS sampled every 10 ms, the largest over prefill and "
-        "decode runs); no GPU figures on this device",
-    ) if peaks else Memory(reason="optimum-benchmark memory tracking was off in this file")
+    return (
+        Memory(
+            peak_rss_bytes=as_bytes.get("max_ram"),
+            peak_allocated_bytes=as_bytes.get("max_allocated"),
+            peak_reserved_bytes=as_bytes.get("max_reserved"),
+            peak_process_bytes=as_bytes.get("max_process_vram"),
+            peak_device_bytes=as_bytes.get("max_global_vram"),
+            reason=None
+            if gpu or not peaks
+            else "optimum-benchmark max_ram (process RSS sampled every 10 ms, the largest over prefill and "
+            "decode runs); no GPU figures on this device",
+        )
+        if peaks
+        else Memory(reason="optimum-benchmark memory tracking was off in this file")
+    )
 
 
 def _energy(report: dict[str, Any], path: Path, decode_tokens: int) -> Energy:

@@ -20,7 +20,13 @@ from .common import Draft, ImportProblem, SourceFile, get, number, numbers, stat
 
 TOOL = "vllm"
 LATENCY_KEYS = {"avg_latency", "std_latency", "latencies", "percentiles"}
-THROUGHPUT_KEYS = {"elapsed_time", "num_requests", "total_num_tokens", "requests_per_second", "tokens_per_second"}
+THROUGHPUT_KEYS = {
+    "elapsed_time",
+    "num_requests",
+    "total_num_tokens",
+    "requests_per_second",
+    "tokens_per_second",
+}
 SERVE_KEYS = {"date", "model_id", "duration", "completed", "total_input_tokens", "total_output_tokens"}
 EXPECTED = (
     "a vllm bench latency/throughput --output-json file or a vllm bench serve --save-result file "
@@ -206,7 +212,9 @@ def _serve(source: SourceFile) -> Draft:
             if i < min(len(ttfts), len(latencies), len(output_lens)):
                 n = output_lens[i]
                 if isinstance(n, int) and n > 1:
-                    per_token.append((number(latencies[i], path, "latencies") - number(ttfts[i], path, "ttfts")) / (n - 1))
+                    per_token.append(
+                        (number(latencies[i], path, "latencies") - number(ttfts[i], path, "ttfts")) / (n - 1)
+                    )
         per_token = [v for v in per_token if v > 0]
         if per_token:
             stats = Stats.of(per_token)
@@ -229,7 +237,9 @@ def _serve(source: SourceFile) -> Draft:
                 reported[key] = number(value, path, key)
     version = data.get("version") if isinstance(data.get("version"), str) else None
     if version is None:
-        notes["version"] = "vllm bench serve files record no vLLM version (unless given as --metadata version=...)"
+        notes["version"] = (
+            "vllm bench serve files record no vLLM version (unless given as --metadata version=...)"
+        )
     return Draft(
         records=[0],
         kind="serve",
