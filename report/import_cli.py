@@ -54,9 +54,6 @@ def run(args: argparse.Namespace) -> int:
     except ImportProblem as problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except ValueError as problem:  # a --set value that is not a number where one is needed
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     written, unchanged = len(report.written.written), len(report.written.unchanged)
     print(
         f"{args.tool}: {len(report.results)} configurations -> {written} new result file(s) in "

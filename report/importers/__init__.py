@@ -17,7 +17,16 @@ from types import ModuleType
 from bench.schema import Result, slugify
 
 from . import guidellm, llama_bench, optimum_benchmark, vllm
-from .common import SETTABLE, ImportProblem, SourceFile, Written, apply_overrides, to_result, write_results
+from .common import (
+    SETTABLE,
+    ImportProblem,
+    SourceFile,
+    Written,
+    apply_overrides,
+    check_overrides,
+    to_result,
+    write_results,
+)
 
 TOOLS: dict[str, ModuleType] = {
     optimum_benchmark.TOOL: optimum_benchmark,
@@ -68,7 +77,7 @@ def _read(module: ModuleType, path: Path) -> SourceFile:
     return SourceFile.read(path, json_lines=bool(lines and lines(path)))
 
 
-def _another_tool(path: Path, data: object, tool: str) -> str | None:
+def _another_tool(data: object, tool: str) -> str | None:
     for name, other in TOOLS.items():
         if name != tool and other.detect(data):
             return name
@@ -80,20 +89,16 @@ def read_results(
 ) -> list[Result]:
     """Every configuration in the given files as results of `suite`; the first problem raises."""
     module = tool_module(tool)
-    for key in overrides or {}:
-        if key not in SETTABLE:
-            raise ImportProblem(f"--set {key}", f"unknown key; expected one of {', '.join(SETTABLE)}")
+    check_overrides(dict(overrides or {}))
     results: list[Result] = []
     seen: set[str] = set()
     for path in _files(module, paths):
         source = _read(module, path)
         if not module.detect(source.data):
-            other = _another_tool(path, source.data, tool)
+            other = _another_tool(source.data, tool)
             if other is not None:
                 raise ImportProblem(path, f"a {other} file, not {tool}; expected {module.EXPECTED}")
-            drafts = module.read(source)  # raises with the tool's own line
-        else:
-            drafts = module.read(source)
+        drafts = module.read(source)  # raises with the tool's own line where the file is not its own
         for draft in drafts:
             apply_overrides(draft, dict(overrides or {}), path, tool)
             result = to_result(tool, source, draft, suite)

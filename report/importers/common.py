@@ -233,6 +233,15 @@ _EXPLAINED = {
 }
 
 
+def check_overrides(overrides: dict[str, str]) -> None:
+    """Every --set key known and every count a whole number, before any file is read."""
+    for key, value in overrides.items():
+        if key not in SETTABLE:
+            raise ImportProblem(f"--set {key}", f"unknown key; expected one of {', '.join(SETTABLE)}")
+        if key in _INT_KEYS and not (value.isdigit() and int(value) >= 1):
+            raise ImportProblem(f"--set {key}={value}", "expected a whole number of at least 1")
+
+
 def apply_overrides(draft: Draft, overrides: dict[str, str], path: Path, tool: str) -> None:
     """Fill what the file lacks from --set KEY=VALUE; a value the file has is never replaced."""
     for key, value in overrides.items():
