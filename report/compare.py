@@ -424,6 +424,17 @@ def figure(comparison: Comparison):  # -> plotly.graph_objects.Figure
                 col=col,
             )
             seen.add(verdict_name)
+        # the band within the threshold: changes inside it are "same" whatever their interval
+        fig.add_vrect(
+            x0=1 / comparison.threshold,
+            x1=comparison.threshold,
+            fillcolor="#888",
+            opacity=0.12,
+            line_width=0,
+            layer="below",
+            row=1,
+            col=col,
+        )
         fig.add_vline(x=1, line_dash="dot", line_color="#444", row=1, col=col)
         fig.update_xaxes(type="log", title_text="candidate / base", row=1, col=col)
     fig.update_yaxes(categoryorder="array", categoryarray=[escape(label) for label in labels])

@@ -235,6 +235,8 @@ def _serve(source: SourceFile) -> Draft:
         if key.endswith(("_ms", "_throughput", "_goodput")) or key in ("duration", "max_output_tokens_per_s"):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 reported[key] = number(value, path, key)
+    if _serve_date(data.get("date")) is not None:
+        notes["started_at"] = "vLLM's date: the client's local time; the file records no time zone"
     version = data.get("version") if isinstance(data.get("version"), str) else None
     if version is None:
         notes["version"] = (
