@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench import __version__
+from bench.runner import write_atomic  # torch-free; D's bench/store.py will hold it
 from bench.schema import (
     CPUInfo,
     Environment,
@@ -36,6 +36,7 @@ from bench.schema import (
     Stats,
     slugify,
 )
+from report.load import Invalid
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a detailed serving run is large; anything bigger is not one
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -58,20 +59,7 @@ class ImportProblem(ValueError):
     """A file that cannot be imported; `str()` is one line naming the file and what was expected."""
 
     def __init__(self, path: Path | str, message: str) -> None:
-        super().__init__(one_line(f"{display(Path(path))}: {message}"))
-
-
-def one_line(text: str) -> str:
-    """No line breaks or control characters: untrusted text must not redraw a terminal."""
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
-
-
-def display(path: Path) -> str:
-    """The path relative to the working folder where possible."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+        super().__init__(str(Invalid(Path(path), None, message)))  # the loader's one-line form
 
 
 @dataclass(frozen=True)
@@ -365,22 +353,6 @@ def write_results(results: Iterable[Result], out_dir: Path) -> Written:
         if target.exists():
             done.unchanged.append(target)
             continue
-        _write_atomic(target, result.to_json())
+        write_atomic(target, result.to_json())
         done.written.append(target)
     return done
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    # The same temp-file-and-rename as bench.runner.write_atomic, which report cannot import
-    # (bench.runner pulls in torch through the roofline).
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

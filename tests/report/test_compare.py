@@ -21,18 +21,11 @@ import yaml
 from report.cli import main
 from report.compare import bootstrap_ratio_interval, compare, figure, render_page, verdict
 from report.load import load_results
+from tests.bench.conftest import TINY_LLAMA as LLAMA
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "imports"
 THRESHOLD = 3.0
-LLAMA = {
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "vocab_size": 1000,
-}
 
 
 def suite(name: str, llama_layers: int) -> dict:
