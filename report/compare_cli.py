@@ -1,7 +1,7 @@
 """Compare two result sets: ratios candidate / base with 95 % bootstrap intervals, worst first.
 
 `python -m report compare BASE CANDIDATE [--threshold 1.10] [--fail-on-regression] [--out DIR]`:
-BASE and CANDIDATE are results folders or result files. Cells are matched by model, setting and
+BASE and CANDIDATE are results folders or result files (several joined by commas). Cells are matched by model, setting and
 hardware; decode tokens/s, prefill latency and peak memory are compared (see report/compare.py).
 With --out, DIR/compare.json, DIR/compare.md (the Compare page) and DIR/compare.html (the chart).
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     sides = []
     for path in (args.base, args.candidate):
         try:
-            results = load_results([path])
+            results = load_results([part for part in path.split(",") if part])
         except (InvalidResultError, ResultsNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT

@@ -74,7 +74,8 @@ def _files(module: ModuleType, paths: Iterable[str | os.PathLike[str]]) -> list[
 
 def _read(module: ModuleType, path: Path) -> SourceFile:
     lines = getattr(module, "json_lines", None)
-    return SourceFile.read(path, json_lines=bool(lines and lines(path)))
+    appended = bool(getattr(module, "APPENDED", False))
+    return SourceFile.read(path, json_lines=bool(lines and lines(path)), appended=appended)
 
 
 def _another_tool(data: object, tool: str) -> str | None:

@@ -72,7 +72,7 @@ class SourceFile:
     mtime: float
 
     @classmethod
-    def read(cls, path: Path, *, json_lines: bool = False) -> SourceFile:
+    def read(cls, path: Path, *, json_lines: bool = False, appended: bool = False) -> SourceFile:
         try:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:
@@ -91,6 +91,8 @@ class SourceFile:
             else:
                 data = json.loads(text)
         except json.JSONDecodeError as error:
+            if appended and error.msg == "Extra data":  # documents appended one per line
+                return cls.read(path, json_lines=True)
             raise ImportProblem(path, f"not valid JSON: {error.msg} (line {error.lineno})") from None
         except RecursionError:
             raise ImportProblem(path, "not valid JSON: nested too deeply") from None

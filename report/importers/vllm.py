@@ -19,6 +19,7 @@ from bench.schema import Decode, Latency, Metrics, Stats
 from .common import Draft, ImportProblem, SourceFile, get, number, numbers, stats_s
 
 TOOL = "vllm"
+APPENDED = True  # `vllm bench serve --append-result` adds one JSON document per line to a file
 LATENCY_KEYS = {"avg_latency", "std_latency", "latencies", "percentiles"}
 THROUGHPUT_KEYS = {
     "elapsed_time",
@@ -49,6 +50,8 @@ def kind_of(data: Any) -> str | None:
 
 
 def detect(data: Any) -> bool:
+    if isinstance(data, list):  # --append-result: serve results, one per line
+        return bool(data) and all(kind_of(d) == "serve" for d in data)
     return kind_of(data) is not None
 
 
@@ -58,6 +61,13 @@ def candidates(folder: Path) -> list[Path]:
 
 
 def read(source: SourceFile) -> list[Draft]:
+    if isinstance(source.data, list) and detect(source.data):
+        drafts = []
+        for index, document in enumerate(source.data):
+            draft = _serve(SourceFile(source.path, source.sha256, document, source.mtime))
+            draft.records = [index]
+            drafts.append(draft)
+        return drafts
     kind = kind_of(source.data)
     if kind is None:
         raise ImportProblem(source.path, f"not a vLLM benchmark file; expected {EXPECTED}")

@@ -176,6 +176,15 @@ def test_vllm_serve_summary_only_leaves_prefill_null_with_reason():
     assert result.metrics.e2e.latency_s.values == data["latencies"]
 
 
+def test_vllm_serve_appended_results_are_one_record_each(tmp_path):
+    one = (FIXTURES / "vllm" / "serve.json").read_text()
+    path = tmp_path / "appended.json"
+    path.write_text(one + "\n" + one)  # what --append-result writes on a second run
+    results = imported("vllm", path)
+    assert [r.source.records for r in results] == [[0], [1]]
+    assert results[0].metrics == results[1].metrics
+
+
 # --------------------------------------------------------------------------- llama-bench
 
 
