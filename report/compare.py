@@ -12,7 +12,9 @@ repeated timing): it has a ratio but no interval and is judged by the threshold 
 
 A change is a regression or an improvement only when the ratio is beyond the threshold (worse
 or better by more than that factor) AND the interval excludes 1; otherwise it is "same" (within
-the threshold) or "unclear" (beyond it, but the interval includes 1).
+the threshold) or "unclear" (beyond it, but the interval includes 1). The interval covers the
+spread between repeats inside each run, not a shift of a whole run (a shared machine's load
+slows every repeat of a cell alike).
 """
 
 from __future__ import annotations
@@ -393,10 +395,11 @@ def figure(comparison: Comparison):  # -> plotly.graph_objects.Figure
     titles = [next(r.label for r in comparison.rows if r.metric == m) for m in metric_ids] or [
         "(no matched cells)"
     ]
-    fig = make_subplots(rows=1, cols=max(1, len(metric_ids)), shared_yaxes=True, subplot_titles=titles)
+    # one panel per metric, stacked: the cell labels are long, so each panel gets the full width
+    fig = make_subplots(rows=max(1, len(metric_ids)), cols=1, subplot_titles=titles, vertical_spacing=0.12)
     seen: set[str] = set()
     labels = sorted({f"{r.model} · {r.setting}" for r in comparison.rows})
-    for col, metric_id in enumerate(metric_ids, start=1):
+    for row, metric_id in enumerate(metric_ids, start=1):
         for verdict_name in ("regression", "unclear", "same", "improvement"):
             rows = [r for r in comparison.rows if r.metric == metric_id and r.verdict == verdict_name]
             if not rows:
@@ -420,8 +423,8 @@ def figure(comparison: Comparison):  # -> plotly.graph_objects.Figure
                     ],
                     hoverinfo="text",
                 ),
-                row=1,
-                col=col,
+                row=row,
+                col=1,
             )
             seen.add(verdict_name)
         # the band within the threshold: changes inside it are "same" whatever their interval
@@ -432,17 +435,20 @@ def figure(comparison: Comparison):  # -> plotly.graph_objects.Figure
             opacity=0.12,
             line_width=0,
             layer="below",
-            row=1,
-            col=col,
+            row=row,
+            col=1,
         )
-        fig.add_vline(x=1, line_dash="dot", line_color="#444", row=1, col=col)
-        fig.update_xaxes(type="log", title_text="candidate / base", row=1, col=col)
+        fig.add_vline(x=1, line_dash="dot", line_color="#444", row=row, col=1)
+        fig.update_xaxes(type="log", row=row, col=1)
+    if metric_ids:
+        fig.update_xaxes(title_text="candidate / base (log)", row=len(metric_ids), col=1)
     fig.update_yaxes(categoryorder="array", categoryarray=[escape(label) for label in labels])
+    panels = max(1, len(metric_ids))
     fig.update_layout(
-        title=escape(f"{comparison.candidate} vs {comparison.base}"),
-        height=max(360, 120 + 28 * len(labels)),
-        margin={"l": 20, "r": 20, "t": 80, "b": 40},
-        legend_title_text="verdict",
+        height=120 + panels * (70 + 26 * max(1, len(labels))),
+        margin={"l": 20, "r": 20, "t": 90, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0},
+        title={"text": "candidate / base per cell, with 95 % intervals", "font": {"size": 14}},
     )
     return fig
 
