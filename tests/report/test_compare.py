@@ -188,3 +188,34 @@ def test_imported_results_compare_and_names_are_escaped(tmp_path):
     assert all(r.verdict == "same" for r in comparison.rows)
     page = render_page(comparison, figure(comparison).to_html(full_html=False, include_plotlyjs=False))
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+def test_compare_page_builds_with_mkdocs_strict(tmp_path):
+    """The page as the integrator will wire it: a real `mkdocs build --strict`, plotly.js in the head."""
+    from report.importers import read_results
+    from report.site import run_mkdocs
+
+    results = read_results("optimum-benchmark", [FIXTURES / "optimum-benchmark" / "0.6.0"], "ob")
+    comparison = compare(results, results[:3])  # one cell on the base side only
+    docs = tmp_path / "docs"
+    (docs / "javascripts").mkdir(parents=True)
+    (docs / "javascripts" / "plotly.min.js").write_text("/* stands in for plotly.js */")
+    chart = figure(comparison).to_html(full_html=False, include_plotlyjs=False)
+    (docs / "compare.md").write_text(render_page(comparison, chart))
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "site_name": "t",
+                "docs_dir": str(docs),
+                "use_directory_urls": False,
+                "theme": {"name": "material", "custom_dir": str(REPO / "overrides")},
+                "markdown_extensions": ["md_in_html", "tables"],
+                "nav": ["compare.md"],
+            }
+        )
+    )
+    run_mkdocs(config, tmp_path / "site")
+    page = (tmp_path / "site" / "compare.html").read_text()
+    assert "javascripts/plotly.min.js" in page and "Plotly.newPlot" in page
+    assert "Only in base" in page and "How the comparison is made" in page
