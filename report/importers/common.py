@@ -283,7 +283,7 @@ def to_result(tool: str, source: SourceFile, draft: Draft, suite: str) -> Result
     started_at = draft.started_at
     if started_at is None:
         started_at = utc_iso(source.mtime)
-        notes["started_at"] = f"{tool} records no time in this file: the file's modification time"
+        notes.setdefault("started_at", f"{tool} records no time in this file: the file's modification time")
     gpu = (
         GPUInfo(name=draft.gpu, count=draft.gpu_count, memory_bytes=draft.gpu_memory_bytes)
         if draft.gpu

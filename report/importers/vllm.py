@@ -10,7 +10,6 @@ vLLM version.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -245,8 +244,12 @@ def _serve(source: SourceFile) -> Draft:
         if key.endswith(("_ms", "_throughput", "_goodput")) or key in ("duration", "max_output_tokens_per_s"):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 reported[key] = number(value, path, key)
-    if _serve_date(data.get("date")) is not None:
-        notes["started_at"] = "vLLM's date: the client's local time; the file records no time zone"
+    if isinstance(data.get("date"), str):
+        # vLLM's date is the client's local time with no zone: kept here, not passed off as UTC
+        notes["started_at"] = (
+            f"the file's modification time; vLLM's own date {data['date']!r} is the client's local "
+            "time and the file records no time zone"
+        )
     version = data.get("version") if isinstance(data.get("version"), str) else None
     if version is None:
         notes["version"] = (
@@ -264,20 +267,7 @@ def _serve(source: SourceFile) -> Draft:
         },
         metrics=metrics,
         version=version,
-        started_at=_serve_date(data.get("date")),
         duration_s=number(data["duration"], path, "duration"),
         reported=reported,
         notes=notes,
     )
-
-
-def _serve_date(value: Any) -> str | None:
-    """vLLM writes datetime.now().strftime('%Y%m%d-%H%M%S') in the client's local time zone."""
-    if not isinstance(value, str):
-        return None
-    for fmt in ("%Y%m%d-%H%M%S", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return datetime.strptime(value, fmt).strftime("%Y-%m-%dT%H:%M:%S")  # local time, zone unknown
-        except ValueError:
-            continue
-    return None
