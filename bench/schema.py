@@ -25,7 +25,7 @@ SCHEMA_ID = "gpuscape.result/1"
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
 Status = Literal["ok", "oom", "error", "timeout", "skipped"]  # skipped: its method is not installed
-Method = Literal["measured", "estimated"]
+Method = Literal["measured", "estimated", "imported"]  # imported: another tool's file (report import)
 NonNegative = Field(ge=0)
 
 # Upper bounds of integer fields: what a value can mean, so a 400-digit count is refused at load
@@ -265,6 +265,21 @@ class Protocol(_Model):
     timeout_s: float = Field(gt=0)
 
 
+class Source(_Model):
+    """Where an imported result came from: the tool, its version, the file and the record in it."""
+
+    tool: str = Field(min_length=1)  # "optimum-benchmark", "vllm", "llama-bench", "guidellm"
+    version: str | None = None  # as the file records it; null where the file has none
+    file: str = Field(min_length=1)  # the file's name as given to `report import`
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of the whole file
+    records: list[int] = Field(min_length=1)  # index of each record of the file this result holds
+    kind: str | None = None  # the tool's own name for the measurement ("latency", "serve", "tg")
+    # The tool's own figures that have no field of the same definition here, by the tool's name.
+    reported: dict[str, float] = Field(default_factory=dict)
+    # Why a field is null, or how it was obtained from the tool's figures, by dotted field path.
+    notes: dict[str, str] = Field(default_factory=dict)
+
+
 class Result(_Model):
     schema_: Literal["gpuscape.result/1"] = Field(default=SCHEMA_ID, alias="schema")
     cell: str = Field(pattern=r"^[0-9a-f]{10}$")
@@ -277,6 +292,7 @@ class Result(_Model):
     protocol: Protocol | None = None
     metrics: Metrics = Field(default_factory=Metrics)
     environment: Environment
+    source: Source | None = None  # method=imported: the tool's file this result was read from
     started_at: str  # ISO 8601, UTC
     duration_s: float = NonNegative
 

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "build": ("report.cli",),
     "slides": ("report.slides_cli",),
     "serve": ("report.serve_cli", "report.serve"),
+    "import": ("report.import_cli",),
+    "compare": ("report.compare_cli",),
 }
 DEFAULT_COMMAND = "build"
 
