@@ -15,7 +15,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_PIN := $(if $(HAS_GPU),,-c constraints/cpu.txt)
 SUITE ?= $(if $(HAS_GPU),suites/gpu-reference.yaml,suites/cpu-small.yaml)
 
-.PHONY: setup chromium office bench report serve deploy slides perf test lint format clean
+.PHONY: setup chromium office bench report compare serve deploy slides perf test lint format clean
 
 setup: $(STAMP)
 
@@ -52,12 +52,19 @@ bench: setup
 
 # One process: charts (HTML, PNG, SVG, PDF), the MkDocs site, the deck and the turning landscape
 # into $(OUT)/, every image from one browser; unchanged images come from $(OUT)/.cache.
+# COMPARE=path/to/base-results adds the site's Compare page (these results judged against those).
 report: setup chromium
-	$(BIN)/python -m report $(RESULTS) --out $(OUT)
+	$(BIN)/python -m report $(RESULTS) --out $(OUT) $(if $(COMPARE),--compare $(COMPARE))
 	@echo "site: $(OUT)/site/index.html  charts: $(OUT)/charts/  deck: $(OUT)/slides/deck.pptx"
 
 slides: setup chromium
 	$(BIN)/python -m report slides $(RESULTS) --out $(OUT)/slides --cache $(OUT)/.cache
+
+# Compare two result sets: make compare BASE=results-before [RESULTS=results] (table, worst first;
+# $(OUT)/compare/ gets compare.json, compare.md and compare.html with the ratio chart).
+compare: setup
+	@test -n "$(BASE)" || { echo "give the base results: make compare BASE=path/to/results [RESULTS=...]"; exit 2; }
+	$(BIN)/python -m report compare $(BASE) $(RESULTS) --out $(OUT)/compare
 
 serve: setup
 	$(BIN)/python -m report serve $(RESULTS) --out $(OUT)

@@ -36,6 +36,7 @@ from report.charts import (
     reuse_figures,
     title_band_px,
 )
+from report.compare import Comparison
 from report.embed import PLOTLY_JS, embed, plotly_js_path, plotly_js_text
 from report.export import (
     DEFAULT_TABS,
@@ -92,6 +93,7 @@ class BuildContext:
     published: dict[str, str] = field(default_factory=dict)  # keys of the entries this build publishes
     cached_images: int = 0
     animation: animate.Animation | None = None
+    comparison: Comparison | None = None  # --compare BASE: the site's Compare page
 
     def path(self, *parts: str) -> Path:
         """A path inside the staging folder that cannot leave it (parts are checked)."""
@@ -179,6 +181,7 @@ def build(
     slides_dir: str = SLIDES_DIR,
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
+    compare: Sequence[str | os.PathLike[str]] | None = None,
 ) -> BuildReport:
     """Render the results under `paths` into `out`: `steps` (names from STEPS, or step
     functions; default: all of them, in order). `view_names` limits the views drawn (default:
@@ -186,7 +189,9 @@ def build(
     is found the HTML is still written and `images_skipped` says why the images are missing
     (and the deck and the animation are left out, with a note). `slides_dir` is where the deck
     and the animation go inside `out`; `cache_dir` where rendered files are kept (default
-    <out>/.cache; `cache=False`: render everything, keep nothing)."""
+    <out>/.cache; `cache=False`: render everything, keep nothing). `compare` names the base
+    results of a comparison (report.compare): the site gains a Compare page judging `paths`
+    against them."""
     chosen = _formats(formats)
     step_list = _steps(steps)
     timings: dict[str, float] = {}
@@ -194,9 +199,10 @@ def build(
     paths = list(paths)
     out_dir = Path(out)
     store = Cache((Path(cache_dir) if cache_dir else out_dir / CACHE_DIR) if cache else None)
+    base_paths = list(compare or [])
     options = (sorted(chosen), [getattr(s, "__name__", s) for s in step_list], view_names, theme, antialias,
-               title, frames, slides_dir, skip_invalid)  # fmt: skip
-    inputs = _inputs_key(paths, views_file, template, options)
+               title, frames, slides_dir, skip_invalid, [str(p) for p in base_paths])  # fmt: skip
+    inputs = _inputs_key([*paths, *base_paths], views_file, template, options)
     if store.published(BUILD_ENTRY) == inputs and all(
         (out_dir / e).exists() for e in _published_entries(store)
     ):
@@ -205,6 +211,7 @@ def build(
         return BuildReport(out=out_dir, unchanged=True, timings_s=timings)
     views = _select(load_views(views_file), view_names)
     results = load_results(paths, skip_invalid=skip_invalid)
+    comparison = _comparison(base_paths, results, skip_invalid) if base_paths else None
     timings["load_s"] = time.perf_counter() - started
     began = time.perf_counter()
     summary = summarize(results)
@@ -229,6 +236,7 @@ def build(
             frames=animate.DEFAULT_FRAMES if frames is None else frames,
             slides_dir=slides_dir,
             out=out_dir,
+            comparison=comparison,
         )
         with reuse_figures():  # a view the charts, the site and the deck all draw is drawn once
             for step in step_list:
@@ -296,6 +304,19 @@ def _inputs_key(
         os.environ.get("SITE_URL", ""),
         options,
     )
+
+
+def _comparison(
+    base_paths: Sequence[str | os.PathLike[str]], results: ResultSet, skip_invalid: bool
+) -> Comparison:
+    """The candidate (this build's results) judged against the base results (report.compare)."""
+    from report.compare import compare
+
+    base = load_results(base_paths, skip_invalid=skip_invalid)
+    if not len(base):
+        raise ValueError(f"--compare {', '.join(map(str, base_paths))}: no result files")
+    names = ", ".join(str(p) for p in base_paths)
+    return compare(base, results, base_name=f"base ({names})", candidate_name="candidate (this report)")
 
 
 def _published_entries(cache: Cache) -> list[str]:
@@ -504,10 +525,20 @@ def write_site(context: BuildContext) -> None:
     pages = (
         {SLIDES_PAGE: slides_page(summary.results, views=context.views, summary=summary)}
         if summary.results
-        else None
+        else {}
     )
+    if context.comparison is not None:
+        from report.compare import COMPARE_PAGE, figure, render_page
+
+        chart = figure(context.comparison).to_html(full_html=False, include_plotlyjs=False)
+        pages[COMPARE_PAGE] = render_page(context.comparison, chart)
     docs = build_site(
-        summary.results, context.staging, views=context.views, extra_pages=pages, summary=summary, build=False
+        summary.results,
+        context.staging,
+        views=context.views,
+        extra_pages=pages or None,
+        summary=summary,
+        build=False,
     )
     config = context.staging / "mkdocs.yml"
     key = digest("site", tree_digest(docs), config.read_text(encoding="utf-8"), _theme_digest(config))

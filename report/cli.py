@@ -143,6 +143,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "turning landscape into OUT/slides",
     )
     parser.add_argument(
+        "--compare",
+        action="append",
+        metavar="BASE",
+        help="base results (folder or file; repeat for more) to compare these results against: "
+        "the site gets a Compare page, as `python -m report compare BASE RESULTS` prints it",
+    )
+    parser.add_argument(
         "--view",
         action="append",
         dest="view_names",
@@ -230,6 +237,7 @@ def run_pipeline(args: argparse.Namespace, **options: Any) -> BuildReport | int:
             frames=args.frames,
             cache=not args.no_cache,
             cache_dir=args.cache,
+            compare=getattr(args, "compare", None),
             **options,
         )
     except (InvalidResultError, ResultsNotFoundError, ViewError, ExportError, SiteError, ValueError) as error:

@@ -453,6 +453,9 @@ def figure(comparison: Comparison):  # -> plotly.graph_objects.Figure
     return fig
 
 
+COMPARE_PAGE = "compare.md"  # the site's page name (report.build's site step, --compare)
+
+
 def render_page(comparison: Comparison, chart_html: str = "", templates: Path | None = None) -> str:
     """The site's Compare page (Markdown with HTML) from compare.md.j2 (report/defaults/templates/site/,
     or templates/site/ in the working folder)."""

@@ -190,32 +190,21 @@ def test_imported_results_compare_and_names_are_escaped(tmp_path):
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
 
 
-def test_compare_page_builds_with_mkdocs_strict(tmp_path):
-    """The page as the integrator will wire it: a real `mkdocs build --strict`, plotly.js in the head."""
+def test_the_site_gets_the_compare_page_with_mkdocs_strict(tmp_path):
+    """`python -m report RESULTS --compare BASE`: the site's Compare page, in the nav, through a
+    real `mkdocs build --strict`, with plotly.js loaded from the site itself."""
+    from report.build import build
     from report.importers import read_results
-    from report.site import run_mkdocs
+    from report.importers.common import write_results
 
     results = read_results("optimum-benchmark", [FIXTURES / "optimum-benchmark" / "0.6.0"], "ob")
-    comparison = compare(results, results[:3])  # one cell on the base side only
-    docs = tmp_path / "docs"
-    (docs / "javascripts").mkdir(parents=True)
-    (docs / "javascripts" / "plotly.min.js").write_text("/* stands in for plotly.js */")
-    chart = figure(comparison).to_html(full_html=False, include_plotlyjs=False)
-    (docs / "compare.md").write_text(render_page(comparison, chart))
-    config = tmp_path / "mkdocs.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "site_name": "t",
-                "docs_dir": str(docs),
-                "use_directory_urls": False,
-                "theme": {"name": "material", "custom_dir": str(REPO / "overrides")},
-                "markdown_extensions": ["md_in_html", "tables"],
-                "nav": ["compare.md"],
-            }
-        )
-    )
-    run_mkdocs(config, tmp_path / "site")
-    page = (tmp_path / "site" / "compare.html").read_text()
+    write_results(results, tmp_path / "base")
+    write_results(results[:3], tmp_path / "candidate")  # the rest: on the base side only
+    build([tmp_path / "candidate"], tmp_path / "out", steps=["site"], compare=[tmp_path / "base"])
+    page = (tmp_path / "out" / "site" / "compare.html").read_text()
     assert "javascripts/plotly.min.js" in page and "Plotly.newPlot" in page
     assert "Only in base" in page and "How the comparison is made" in page
+    nav = yaml.safe_load((tmp_path / "out" / "mkdocs.yml").read_text())["nav"]
+    assert "compare.md" in nav
+    home = (tmp_path / "out" / "site" / "index.html").read_text()
+    assert 'href="compare.html"' in home  # the nav links it from every page
