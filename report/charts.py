@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from bench.schema import METRICS, Metric, Result, device_kind
 from report.load import result_order
-from report.text import count, metric_value, setting_text
+from report.text import count, method_text, metric_value, setting_text
 from report.views import VIEWS, View
 
 Template = Literal["light", "dark", "presentation"]
@@ -56,6 +56,8 @@ HOLLOW_3D = {"circle", "diamond", "square"}
 CONTEXT_GREY = {"light": "#c4c4c4", "presentation": "#c4c4c4", "dark": "#5a5a5a"}
 FRONT_COLOR = {"light": "#222222", "presentation": "#222222", "dark": "#eeeeee"}
 NOTE_COLOR = {"light": "#555555", "presentation": "#555555", "dark": "#bbbbbb"}
+IMPORTED_OUTLINE, IMPORTED_OUTLINE_WIDTH = "#222222", 3  # points from another tool's files
+IMPORTED_KEY = "imported"  # the symbol legend's entry for them (drawn with that outline)
 SYMBOL_KEY_COLOR = {"light": "#777777", "presentation": "#777777", "dark": "#aaaaaa"}
 
 
@@ -133,6 +135,8 @@ def category_value(result: Result, category: str) -> str:
         "device_kind": device_kind(result),
         "dtype": s.dtype,
         "quantization": s.quantization or "none",
+        "engine": s.engine,
+        "kv_cache": s.kv_cache,
         "precision": precision(result),
         "batch_size": s.batch_size,
         "prompt_tokens": s.prompt_tokens,
@@ -295,8 +299,7 @@ def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
         lines.append(e(" · ".join(key[:2])))
         if len(key) > 2:
             lines.append(e(" · ".join(key[2:])))
-    method = "estimated (roofline, not run)" if r.method == "estimated" else "measured"
-    lines.append(f"{method} · suite {e(r.suite)}")
+    lines.append(f"{e(method_text(r))} · suite {e(r.suite)}")
     return "<br>".join(lines)
 
 
@@ -443,18 +446,25 @@ def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, An
             legend_group = f"{level}:{entry}"
             title = f"<b>{escape(_short(group, static))}</b>" if level == "model" and i == 0 else None
             traces.append(legend_entry(view, dims, escape(_short(entry, static)), legend_group, color, title))
-            marker = _marker(view, points, color, size)
-            traces.append(
-                _scatter(
-                    view,
-                    points,
-                    data.metrics,
-                    static,
-                    name=escape(entry),
-                    legendgroup=legend_group,
-                    marker=marker,
+            imported = [p for p in points if p.result.method == "imported"]
+            own = [p for p in points if p.result.method != "imported"]
+            for part in (own, imported):
+                if not part:
+                    continue
+                marker = _marker(view, part, color, size)
+                if part is imported:  # another tool's figures: a heavy outline, keyed in the symbol legend
+                    marker["line"] = {"width": IMPORTED_OUTLINE_WIDTH, "color": IMPORTED_OUTLINE}
+                traces.append(
+                    _scatter(
+                        view,
+                        part,
+                        data.metrics,
+                        static,
+                        name=escape(entry),
+                        legendgroup=legend_group,
+                        marker=marker,
+                    )
                 )
-            )
     return traces
 
 
@@ -492,11 +502,16 @@ def symbol_key_traces(data: ChartData, template: Template) -> list[dict[str, Any
     keys = [(", ".join(names), symbol) for symbol, names in by_symbol.items()]
     if any(p.result.method == "estimated" for p in shown):
         keys.append(("estimated", "circle-open"))
+    tools = sorted({p.result.source.tool for p in shown if p.result.method == "imported" and p.result.source})
+    if tools:
+        keys.append((f"imported ({', '.join(tools)})", IMPORTED_KEY))
     color = SYMBOL_KEY_COLOR[template]
     traces = []
     for label, symbol in keys:
         marker: dict[str, Any] = {"color": color, "symbol": symbol, "size": 10}
-        if symbol.endswith("-open") and not view.is_3d:
+        if symbol == IMPORTED_KEY:
+            marker.update(symbol="circle", line={"width": IMPORTED_OUTLINE_WIDTH, "color": IMPORTED_OUTLINE})
+        elif symbol.endswith("-open") and not view.is_3d:
             marker["line"] = {"width": 2, "color": color}
         traces.append({
             "type": _trace_type(view), "mode": "markers", **_empty(len(data.metrics)),

@@ -35,7 +35,7 @@ from bench.schema import METRICS, SCHEMA_ID, Result
 from report.embed import PLOTLY_JS, breakdown_figure, embed, plotly_js_path, short_hover, untitled
 from report.findings import HardwareFindings
 from report.summary import DEFAULT_TITLE, RAW_DIR, ModelSummary, Summary, summarize
-from report.text import count, failure_reason, hardware_name, number, setting_text
+from report.text import count, failure_reason, hardware_name, method_text, number, setting_text
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,11 @@ def template_env(templates: Path | None = None) -> jinja2.Environment:
     )
     env.filters.update(md=md_escape, num=number, count=count, setting=_setting)
     env.globals.update(
-        metrics=METRICS, hardware_name=hardware_name, failure_reason=failure_reason, schema_id=SCHEMA_ID
+        metrics=METRICS,
+        hardware_name=hardware_name,
+        failure_reason=failure_reason,
+        method_text=method_text,
+        schema_id=SCHEMA_ID,
     )
     return env
 

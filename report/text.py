@@ -78,8 +78,28 @@ def setting_text(result: Result, *, device: bool = True) -> str:
     parts = [s.device, s.dtype] if device else [s.dtype]
     if s.quantization and s.quantization.lower() != "none":
         parts.append(s.quantization)
+    if s.engine != "eager":
+        parts.append(s.engine)
+    if s.kv_cache != "model":
+        parts.append(f"KV {s.kv_cache}")
     parts += [f"batch {s.batch_size}", f"prompt {s.prompt_tokens}", f"{s.new_tokens} new"]
     return " · ".join(parts)
+
+
+def method_text(result: Result) -> str:
+    """How a figure was obtained, in a few words: measured (with a reference kernel's caveat),
+    estimated from the roofline, or imported from another tool's file (naming the tool)."""
+    if result.method == "estimated":
+        return "estimated (roofline, not run)"
+    if result.method == "imported":
+        source = result.source
+        if source is None:
+            return "imported"
+        version = f" {source.version}" if source.version else ""
+        return f"imported from {source.tool}{version} ({source.file})"
+    if result.metrics.kernel == "reference":
+        return "measured, reference kernel (its speed is not representative)"
+    return "measured"
 
 
 def hardware_name(result: Result) -> str:

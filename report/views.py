@@ -21,7 +21,17 @@ BUILTIN_VIEWS = Path(__file__).with_name("views.yaml")
 VIEW_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # also a file name: path-safe by construction
 
 Category = Literal[
-    "family", "model", "precision", "dtype", "quantization", "device", "device_kind", "suite", "method"
+    "family",
+    "model",
+    "precision",
+    "dtype",
+    "quantization",
+    "engine",
+    "kv_cache",
+    "device",
+    "device_kind",
+    "suite",
+    "method",
 ]
 FILTER_KEYS = (
     "family",

@@ -327,3 +327,21 @@ def test_config_is_read_offline_from_the_hub_cache(tmp_path, monkeypatch):
     assert result.model.source == "hub:acme/tiny-lm"
     assert result.model.config == {"model_type": "llama", "num_hidden_layers": 2}
     assert result.model.family == "llama"
+
+
+def test_imported_points_have_their_own_marker_and_name_the_tool():
+    """The report draws imported cells with a heavy outline keyed "imported (tool)" in the
+    symbol legend, and their hover names the tool, its version and the file. (memory-speed:
+    these files name no parameter count, so the 3D landscape leaves them out, saying so.)"""
+    from report.charts import IMPORTED_OUTLINE, figure_spec
+    from report.views import load_views
+
+    results = imported("optimum-benchmark", FIXTURES / "optimum-benchmark" / "0.6.0")
+    spec = figure_spec(load_views()["memory-speed"], results)
+    data = [t for t in spec["data"] if t.get("hoverinfo") != "skip"]
+    assert data, "no data trace drawn for imported results"
+    for trace in data:
+        assert trace["marker"]["line"]["color"] == IMPORTED_OUTLINE
+        assert all("imported from optimum-benchmark 0.6.0" in text for text in trace["text"])
+    keys = [t["name"] for t in spec["data"] if t.get("legend") == "legend2"]
+    assert "imported (optimum-benchmark)" in keys
