@@ -23,7 +23,7 @@ from bench import __version__
 from bench.environment import cpu_info, git_commit
 from bench.roofline import annotate
 from bench.safetext import headline
-from bench.schema import Environment, ErrorInfo, Metrics, ModelInfo, Result
+from bench.schema import METRICS, Environment, ErrorInfo, Metrics, ModelInfo, Result
 from bench.store import existing_result, folder_lock, result_path, save
 from bench.suite import Cell, Plan
 
@@ -319,18 +319,17 @@ def failure_counts(reports: list[CellReport]) -> Counter[str]:
 
 
 def summary_rows(reports: list[CellReport]) -> list[dict[str, Any]]:
-    """One row per cell for the end-of-sweep table."""
+    """One row per cell for the end-of-sweep table, its figures through the metric registry (the
+    report's definitions: peak memory is NVML's per-process peak on GPU, never host RSS there)."""
     rows = []
     for r in reports:
-        m = r.result.metrics
-        peak = m.memory.peak_process_bytes or m.memory.peak_reserved_bytes or m.memory.peak_rss_bytes
         rows.append(
             {
                 "cell": r.cell.label,
                 "status": r.result.status + (" (cached)" if r.reused else ""),
-                "decode_tok_s": m.decode.tokens_per_s,
-                "efficiency": m.roofline.efficiency,
-                "peak_gb": peak / 1e9 if peak else None,
+                "decode_tok_s": METRICS["decode_tokens_per_s"].value(r.result),
+                "efficiency": METRICS["roofline_efficiency"].value(r.result),
+                "peak_gb": METRICS["peak_memory"].display(r.result),
                 "error": headline(r.result.error.message)[:80] if r.result.error else "",
             }
         )

@@ -99,3 +99,29 @@ def test_peak_memory_picks_rss_on_cpu_and_nvml_on_gpu():
         )
     )
     assert metric("peak_memory").display(gpu) == pytest.approx(3.0)
+
+
+def test_sweep_summary_takes_peak_memory_from_the_registry():
+    """The end-of-sweep table and the report agree: a GPU cell whose NVML and allocator figures
+    are missing shows no peak, never the host's RSS (the hand-written fallback did)."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from bench.runner import CellReport, summary_rows
+    from bench.schema import METRICS, device_kind
+    from perf.synthetic import synthetic_results
+
+    gpu = next(r for r in synthetic_results(40, 4) if r.status == "ok" and device_kind(r) == "gpu")
+    cell = SimpleNamespace(label="a gpu cell")
+
+    def row(result):
+        return summary_rows([CellReport(cell=cell, result=result, reused=False, path=Path("x.json"))])[0]  # type: ignore[arg-type]
+
+    rows = [row(gpu)]
+    assert rows[0]["peak_gb"] == METRICS["peak_memory"].display(gpu) is not None
+    memory = gpu.metrics.memory.model_copy(
+        update={"peak_process_bytes": None, "peak_reserved_bytes": None, "peak_allocated_bytes": None,
+                "peak_rss_bytes": 123_000_000}
+    )  # fmt: skip
+    blind = gpu.model_copy(update={"metrics": gpu.metrics.model_copy(update={"memory": memory})})
+    assert row(blind)["peak_gb"] is None
