@@ -382,14 +382,33 @@ def _write_methodology(env: jinja2.Environment, pages: SitePages, docs: Path, so
     return _write(docs / "methodology.md", text)
 
 
+MAX_PUBLISHED_CONFIG_BYTES = 256 * 1024  # a model config is a few kB; beyond this it is summarized
+
+
+def published_json(result: Result) -> str:
+    """A result as the site publishes it: the validated contract JSON, except a model config
+    above MAX_PUBLISHED_CONFIG_BYTES, which is replaced by a note of its size and keys (the
+    original file keeps it), so one huge result cannot weigh down the site."""
+    text = result.model_dump_json(by_alias=True, indent=2) + "\n"  # the contract's form, fast
+    config = result.model.config
+    size = len(json.dumps(config, ensure_ascii=False))
+    if size <= MAX_PUBLISHED_CONFIG_BYTES:
+        return text
+    note = {
+        "_omitted": f"a config of {size:,} bytes is not published (over {MAX_PUBLISHED_CONFIG_BYTES:,}); "
+        "the original result file holds it",
+        "_keys": sorted(config)[:50],
+    }
+    trimmed = result.model_copy(update={"model": result.model.model_copy(update={"config": note})})
+    return trimmed.model_dump_json(by_alias=True, indent=2) + "\n"
+
+
 def _write_raw(pages: SitePages, docs: Path) -> None:
     """Each result as the validated contract JSON, plus an index of them all."""
     index = []
     for result in pages.results:
         path = pages.raw[id(result)]
-        _write(
-            docs / path, result.model_dump_json(by_alias=True, indent=2) + "\n"
-        )  # the contract's form, fast
+        _write(docs / path, published_json(result))
         index.append(
             {
                 "path": path,

@@ -28,6 +28,7 @@ DEFAULT_TITLE = "gpuscape results"  # the deck's and the slide view's title
 RESERVED_SLUGS = frozenset({"index", "readme"})  # MkDocs would treat these as section indexes
 MAX_TABLE_ROWS = 300  # per hardware table of a model; the rest stay in the raw JSON
 MAX_CONFIG_VALUE_CHARS = 160
+MAX_CONFIG_ROWS = 400  # a model page's config table; a config is a few dozen keys, a hostile one millions
 # Columns of a model's measurement table, in order; a column shows only where some cell has it.
 TABLE_METRICS = ("decode_tokens_per_s", "prefill_latency", "e2e_latency", "peak_memory", "joules_per_token")
 # Config keys every transformers model carries whatever its architecture (PretrainedConfig's own,
@@ -176,6 +177,13 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> list[tuple[st
     return rows
 
 
+def capped(rows: list[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
+    """At most `limit` rows, the last saying how many more the raw JSON holds."""
+    if len(rows) <= limit:
+        return rows
+    return [*rows[: limit - 1], ("…", f"{len(rows) - limit + 1:,} more keys: see the raw JSON")]
+
+
 def split_config(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(the architecture's own rows, the rows every transformers config carries), order kept."""
     own, generic = [], []
@@ -231,7 +239,7 @@ def model_summaries(results: Sequence[Result], raw: Mapping[int, str] | None = N
     for name, cells in groups.items():
         rep = _representative(cells)
         dtypes = sorted({r.setting.dtype for r in cells})
-        own_config, generic_config = split_config(flatten_config(rep.model.config))
+        own_config, generic_config = split_config(capped(flatten_config(rep.model.config), MAX_CONFIG_ROWS))
         models.append(
             ModelSummary(
                 slug=slugs[name],

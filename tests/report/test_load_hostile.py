@@ -141,3 +141,26 @@ def test_out_that_is_a_file_or_read_only_is_one_line_with_exit_4(good: Path, tmp
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot write {read_only}/") and err.endswith(f": {cause}\n")
     assert err.count("\n") == 1
+
+
+def test_a_huge_config_is_summarized_where_it_is_published(good: Path):
+    """A result carrying a 1.5 MB config loads (it is valid), but the site publishes a note of
+    its size instead of it, and the model page's config table stops at MAX_CONFIG_ROWS."""
+    from report.site import MAX_PUBLISHED_CONFIG_BYTES, published_json
+    from report.summary import MAX_CONFIG_ROWS, model_summaries
+
+    path, data = _first(good)
+    data["model"]["config"] = {f"key_{i}": "x" * 60 for i in range(20_000)}
+    path.write_text(json.dumps(data))
+    result = next(r for r in load_results([good]) if len(r.model.config) == 20_000)
+    published = published_json(result)
+    assert len(published) < MAX_PUBLISHED_CONFIG_BYTES
+    assert "is not published" in json.loads(published)["model"]["config"]["_omitted"]
+    page = next(m for m in model_summaries([result]) if m.name == result.model.name)
+    rows = page.config_rows + page.generic_config_rows
+    assert (
+        len(rows) == MAX_CONFIG_ROWS
+        and rows[-1][1] == f"{20_000 - MAX_CONFIG_ROWS + 1:,} more keys: see the raw JSON"
+    )
+    small = next(r for r in load_results([good]) if len(r.model.config) != 20_000)
+    assert json.loads(published_json(small))["model"]["config"] == small.model.config  # untouched
