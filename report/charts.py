@@ -117,10 +117,20 @@ def _color(category: str, value: str) -> str:
     return family_color(value) if category == "family" else category_color(value)
 
 
+VARIANT_SEP = " · "  # precision = number format, then the engine and KV format where not default
+
+
 def precision(result: Result) -> str:
-    """The number format a cell ran at: its quantization if any, else its dtype."""
-    quant = result.setting.quantization
-    return quant if quant and quant.lower() != "none" else result.setting.dtype
+    """The number format a cell ran at (its quantization if any, else its dtype), followed by
+    its engine and KV cache format where they are not the defaults: "int4 · compiled · KV fp8".
+    The marker symbol follows the number format alone; the symbol key names every variant."""
+    s = result.setting
+    parts = [s.quantization if s.quantization and s.quantization.lower() != "none" else s.dtype]
+    if s.engine != "eager":
+        parts.append(s.engine)
+    if s.kv_cache != "model":
+        parts.append(f"KV {s.kv_cache}")
+    return VARIANT_SEP.join(parts)
 
 
 def category_value(result: Result, category: str) -> str:
@@ -149,6 +159,7 @@ def category_value(result: Result, category: str) -> str:
 def symbol_for(value: str, *, three_d: bool, hollow: bool = False) -> str:
     """The marker symbol for a category value (a precision, say); hollow (estimated) where
     plotly has a hollow form of it."""
+    value = value.split(VARIANT_SEP)[0]  # a precision's engine and KV variants share its symbol
     if three_d:
         symbol = SYMBOLS_3D.get(value.lower(), SYMBOL_3D_OTHER)
         return f"{symbol}-open" if hollow and symbol in HOLLOW_3D else symbol

@@ -248,3 +248,29 @@ def test_a_view_with_nothing_to_plot_says_so_without_empty_axes() -> None:
 )
 def test_log_axes_get_at_least_two_full_labels(low: float, high: float, expected: list[float]) -> None:
     assert log_ticks(low, high) == pytest.approx(expected)
+
+
+def test_engine_and_kv_variants_share_their_formats_symbol_and_are_named_in_the_key():
+    """A compiled / fp8-KV cell of a bfloat16 model keeps bfloat16's symbol; the symbol key and
+    the setting line name the variant."""
+    from report.charts import category_value, figure_spec, symbol_for
+
+    base = next(r for r in small_set(n_cells=12, n_models=2, xss=False) if r.status == "ok")
+    base = base.model_copy(
+        update={"setting": base.setting.model_copy(update={"dtype": "bfloat16", "quantization": None})}
+    )
+    variant = base.model_copy(
+        update={
+            "cell": "abcdef0123",
+            "setting": base.setting.model_copy(update={"engine": "compiled", "kv_cache": "fp8"}),
+        }
+    )
+    assert category_value(variant, "precision") == "bfloat16 · compiled · KV fp8"
+    assert "compiled · KV fp8" in setting_text(variant)
+    for three_d in (True, False):
+        assert symbol_for("bfloat16 · compiled · KV fp8", three_d=three_d) == symbol_for(
+            "bfloat16", three_d=three_d
+        )
+    spec = figure_spec(VIEWS["memory-speed"], [base, variant])
+    keys = [t["name"] for t in spec["data"] if t.get("legend") == "legend2"]
+    assert any("bfloat16 · compiled · KV fp8" in k and "bfloat16," in k for k in keys), keys
