@@ -82,17 +82,47 @@ class _GPUEntry(_Strict):
         return patterns
 
 
+class _Efficiency(_Strict):
+    value: float = Field(gt=0, le=1)
+    source: str = Field(min_length=20)
+
+
 class _CatalogFile(_Strict):
     reserved_gib: float = Field(ge=0)
+    decode_efficiency: dict[Literal["gpu", "cpu"], dict[str, _Efficiency]] = Field(default_factory=dict)
     gpus: dict[str, _GPUEntry]
     cpu: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """A share of the roofline bound that a real decode reaches, and where the figure comes from."""
+
+    value: float
+    source: str
+
+
+@lru_cache(maxsize=4)
+def _catalog_file(path: Path = HARDWARE_FILE) -> _CatalogFile:
+    return _CatalogFile.model_validate(yaml.safe_load(path.read_text()))
+
+
+def reserved_bytes(path: Path = HARDWARE_FILE) -> int:
+    """Memory a model cannot use on a GPU (CUDA context, workspaces): the catalog's reserved_gib."""
+    return int(_catalog_file(path).reserved_gib * GiB)
+
+
+def decode_efficiency(kind: str, engine: str, path: Path = HARDWARE_FILE) -> Efficiency | None:
+    """The catalog's default decode efficiency for a hardware kind and engine, or None."""
+    entry = _catalog_file(path).decode_efficiency.get(kind, {}).get(engine)  # type: ignore[call-overload]
+    return None if entry is None else Efficiency(entry.value, " ".join(entry.source.split()))
 
 
 @lru_cache(maxsize=4)
 def catalog(path: Path = HARDWARE_FILE) -> dict[str, Hardware]:
     """The GPUs of the catalog file by id, validated."""
-    data = _CatalogFile.model_validate(yaml.safe_load(path.read_text()))
-    reserved = int(data.reserved_gib * GiB)
+    data = _catalog_file(path)
+    reserved = reserved_bytes(path)
     return {
         gpu_id: Hardware(
             id=gpu_id,

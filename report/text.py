@@ -48,7 +48,8 @@ def size_bytes(n: float) -> str:
     """Binary units: 131072 -> '128 KiB'."""
     for scale, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if n >= scale:
-            return f"{n / scale:.3g} {suffix}"
+            value = n / scale
+            return f"{value:,.0f} {suffix}" if value >= 1000 else f"{value:.3g} {suffix}"
     return f"{n:.3g} bytes"
 
 
