@@ -77,6 +77,8 @@ def hardware_of(result: Result) -> HardwareInfo:
     entry where the device is in it, else the GPU memory the result records, else none."""
     gpu = result.environment.gpu
     hw_id = result.metrics.roofline.hardware
+    if hw_id not in (*catalog.catalog(), catalog.CPU_ID):
+        hw_id = None  # not an id the catalog knows (an imported or synthetic file): go by the name
     if hw_id is None and result.method == "estimated":
         hw_id = result.setting.device
     if hw_id is None and device_kind(result) == "gpu" and gpu is not None:
@@ -242,8 +244,8 @@ class FitCell:
     def headline(self) -> str:
         """The cell in a few words: 'int4 · 212 tok/s (expected)' or 'no: 18.2 GiB short'."""
         if self.shown and self.speed is not None:
-            tag = "est. " if self.method == "estimated" else ""
-            return f"{self.precision}: {number(self.speed.tokens_per_s)} tok/s ({tag}{self.speed.label})"
+            tag = ", estimate" if self.method == "estimated" else ""
+            return f"{self.precision}: {number(self.speed.tokens_per_s)} tok/s ({self.speed.label}{tag})"
         if self.state == "no" and self.short_bytes is not None:
             return f"no: {size_bytes(self.short_bytes)} short"
         return self.state

@@ -1,0 +1,107 @@
+"""The fit matrix in the terminal: which model, at which precision and batch, fits which hardware.
+
+`python -m report fit RESULTS... [--hardware ID]... [--context N] [--json]`: RESULTS are result
+files or folders. One row per model, one column per hardware in the results (or each --hardware
+id, in that order); each cell gives the best setting that fits, its decode speed (measured, or an
+estimate's expected figure), the largest batch at that context and a state: fits, tight, no,
+unknown, failed or untested (see report/fit.py). --json prints a list of objects, one per model
+and hardware.
+
+Exit status: 0 done; 2 bad input (a missing path, an invalid result file, no results, a
+--hardware id that is not in the results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+STATE_STYLES = {
+    "fits": "green",
+    "tight": "yellow",
+    "no": "red",
+    "failed": "red",
+    "unknown": "dim",
+    "untested": "dim",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "results", nargs="+", metavar="RESULTS", help="result files or folders, e.g. results/"
+    )
+    parser.add_argument(
+        "--hardware",
+        action="append",
+        metavar="ID",
+        help="only this hardware (repeat for more), by the id the table heads its column with, e.g. rtx-4090",
+    )
+    parser.add_argument(
+        "--context",
+        type=int,
+        metavar="N",
+        help="only settings with at least N tokens of context (prompt + new tokens)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object per model and hardware")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, compute the matrix, print it. Returns the exit status."""
+    from bench.safetext import visible
+    from report.fit import fit_matrix
+    from report.load import InvalidResultError, ResultsNotFoundError, load_results
+
+    try:
+        results = load_results(args.results)
+    except (InvalidResultError, ResultsNotFoundError) as error:
+        print(visible(f"error: {error}"), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not len(results):
+        print(visible(f"error: no result files in {' '.join(args.results)}"), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.context is not None and args.context < 1:
+        print("error: --context takes a positive number of tokens", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        matrix = fit_matrix(results, context=args.context, hardware_ids=args.hardware)
+    except KeyError as error:
+        print(visible(f"error: {error.args[0]}"), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(matrix.to_json(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print_table(matrix)
+    return EXIT_OK
+
+
+def print_table(matrix) -> None:
+    """The matrix as a rich table; every name from the results is plain text (no markup)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from bench.safetext import visible
+
+    table = Table(
+        show_lines=True,
+        title="Where each model fits" + (f" (context ≥ {matrix.context:,})" if matrix.context else ""),
+    )
+    table.add_column("Model", style="bold")
+    for hw in matrix.hardware:
+        table.add_column(Text(visible(hw.name) + "\n" + visible(hw.id)))
+    for model in matrix.models:
+        cells = [Text(visible(model))]
+        for cell in matrix.row(model):
+            text = Text(visible(cell.state), style=STATE_STYLES.get(cell.state, ""))
+            text.append(visible(f"  {cell.headline()}" if cell.shown or cell.state == "no" else ""))
+            detail = cell.detail()
+            if detail:
+                text.append("\n" + visible(detail), style="dim")
+            cells.append(text)
+        table.add_row(*cells)
+    console = Console(highlight=False, soft_wrap=False)
+    console.print(table)
+    console.print(Text(matrix.rule, style="dim"))

@@ -1,0 +1,191 @@
+"""The fit matrix (report/fit.py) and `python -m report fit`: hand-computed fits of published
+configs (estimated on the meta device, nothing downloaded) next to gpuscape's, the JSON's
+coverage, expected <= bound, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench import hardware as catalog
+from bench.schema import GPUInfo
+from perf.synthetic import synthetic_results
+from report.cli import main
+from report.fit import TIGHT_SHARE, fit_matrix
+from report.load import load_results
+from tests.report.chart_fixtures import failed, write_results
+
+REPO = Path(__file__).resolve().parents[2]
+GiB = 2**30
+PUBLISHED = ("Llama 3 8B", "Llama 3 70B", "Mixtral 8x7B")
+GPUS_24GB = sorted(h.id for h in catalog.catalog().values() if h.memory_bytes == 24 * GiB)
+LLAMA3_8B_PARAMS = 8_030_261_248  # Meta's model card: 8.03B
+LLAMA3_70B_PARAMS = 70_553_706_496
+MIXTRAL_PARAMS = 46_702_792_704
+
+
+@pytest.fixture(scope="module")
+def estimates(tmp_path_factory) -> Path:
+    """Llama 3 8B / 70B and Mixtral 8x7B (the published configs of suites/estimate-rtx4090.yaml)
+    at bf16, int8 and int4, batch 1 and 8, prompt 2,048 + 64 new, on the H100 and every 24 GB GPU."""
+    from bench.estimate import estimate
+
+    root = tmp_path_factory.mktemp("fit")
+    reference = yaml.safe_load((REPO / "suites" / "estimate-rtx4090.yaml").read_text())
+    suite = {
+        "name": "fit-test",
+        "hardware": ["h100-sxm", *GPUS_24GB],
+        "models": [m for m in reference["models"] if m["name"] in PUBLISHED],
+        "settings": {
+            "dtype": ["bfloat16"],
+            "quantization": ["none", "int8", "int4"],
+            "batch_size": [1, 8],
+            "prompt_tokens": [2048],
+            "new_tokens": [64],
+        },
+    }
+    path = root / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    estimate(path, root / "results")
+    return root / "results"
+
+
+def only(results, quantization=None):
+    return [r for r in results if (r.setting.quantization or "none") == (quantization or "none")]
+
+
+def test_llama3_8b_bf16_fits_a_24gb_rtx_4090_at_batch_1_by_hand(estimates):
+    matrix = fit_matrix(only(load_results([estimates])), context=2112, hardware_ids=["rtx-4090"])
+    cell = matrix.cell("Llama 3 8B", "rtx-4090")
+    # by hand: bf16 weights 2 bytes per parameter; KV 32 layers x (K + V) x 8 KV heads x 128 x 2 bytes
+    # per position, 2,111 positions held at the end; prefill activations of 2,048 tokens of
+    # (4 x hidden + q/k/v + 3 x MLP width) values at 2 bytes, plus float32 logits for one position
+    weights = 2 * LLAMA3_8B_PARAMS
+    kv = 32 * 2 * 8 * 128 * 2 * 2111
+    activations = 2048 * (4 * 4096 + (32 + 2 * 8) * 128 + 3 * 14336) * 2 + 128256 * 4
+    by_hand = weights + kv + activations
+    assert by_hand / GiB == pytest.approx(15.5, abs=0.1)
+    assert cell.memory_bytes == pytest.approx(by_hand, rel=1e-3)
+    assert cell.usable_memory_bytes == 23 * GiB  # 24 GiB less the catalog's 1 GiB reserve
+    assert cell.state == "fits" and cell.memory_bytes < TIGHT_SHARE * cell.usable_memory_bytes
+    assert (cell.precision, cell.batch_size, cell.context_tokens) == ("bfloat16", 1, 2112)
+    assert cell.method == "estimated"
+    # the largest batch from the memory split: (usable - weights) / (KV + activations per sequence)
+    assert cell.max_batch_size == (23 * GiB - weights) // (kv + activations)
+    assert cell.max_batch_from == "memory split"
+
+
+def test_llama3_70b_fits_no_24gb_gpu_at_bf16_int8_or_int4(estimates):
+    results = load_results([estimates])
+    assert GPUS_24GB and "rtx-4090" in GPUS_24GB
+    for quantization, bits in (("none", 16), ("int8", 8), ("int4", 4)):
+        matrix = fit_matrix(only(results, quantization), hardware_ids=GPUS_24GB)
+        for gpu in GPUS_24GB:
+            cell = matrix.cell("Llama 3 70B", gpu)
+            assert cell.state == "no", (quantization, gpu, cell)
+            # the weights alone at `bits` per parameter exceed the 23 GiB usable
+            assert cell.memory_bytes > LLAMA3_70B_PARAMS * bits / 8 > cell.usable_memory_bytes
+            assert cell.short_bytes == cell.memory_bytes - cell.usable_memory_bytes
+            assert "short" in cell.reason and cell.batch_size == 1  # the leanest setting
+
+
+def test_mixtral_bf16_does_not_fit_an_80gb_h100_but_int4_does(estimates):
+    results = load_results([estimates])
+    cell = fit_matrix(only(results), hardware_ids=["h100-sxm"]).cell("Mixtral 8x7B", "h100-sxm")
+    assert cell.state == "no"
+    assert cell.memory_bytes > 2 * MIXTRAL_PARAMS > 79 * GiB == cell.usable_memory_bytes
+    int4 = fit_matrix(results, hardware_ids=["h100-sxm"]).cell("Mixtral 8x7B", "h100-sxm")
+    assert int4.state == "fits" and int4.precision == "bfloat16 · int4"
+
+
+def test_expected_is_at_most_the_bound_and_the_best_rule_holds(estimates):
+    results = load_results([estimates])
+    matrix = fit_matrix(results)
+    shown = [c for c in matrix.cells.values() if c.shown]
+    assert shown
+    for cell in shown:
+        assert cell.speed.label == "expected"  # eager transformers has a cited default efficiency
+        assert 0 < cell.speed.efficiency <= 1 and cell.speed.efficiency_source
+        assert cell.speed.tokens_per_s <= cell.speed.bound_tokens_per_s
+        # no batch-1 setting that fits decodes faster than the best by more than the tie margin
+        rivals = [
+            r
+            for r in results
+            if r.model.name == cell.model
+            and r.setting.device == cell.hardware.id
+            and r.status == "ok"
+            and r.setting.batch_size == 1
+        ]
+        fastest = max(r.metrics.decode.tokens_per_s for r in rivals)
+        assert cell.speed.bound_tokens_per_s >= 0.98 * fastest
+
+
+def test_the_json_covers_every_model_and_hardware(estimates, capsys):
+    assert main(["fit", str(estimates), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    pairs = {(row["model"], row["hardware"]) for row in rows}
+    assert len(rows) == len(pairs) == len(PUBLISHED) * (1 + len(GPUS_24GB))
+    assert pairs == {(m, h) for m in PUBLISHED for h in ["h100-sxm", *GPUS_24GB]}
+    for row in rows:
+        assert row["method"] == "estimated" and row["state"] in ("fits", "tight", "no")
+        if row["state"] != "no":
+            for key in ("precision", "batch_size", "context_tokens", "decode_tokens_per_s"):
+                assert row[key] is not None, key
+            assert row["memory_bytes"] <= row["usable_memory_bytes"]
+            assert row["max_batch_size"] >= row["batch_size"]
+    llama = next(r for r in rows if (r["model"], r["hardware"]) == ("Llama 3 8B", "rtx-4090"))
+    assert llama["precision"] == "bfloat16 · int4"  # the fastest batch-1 decode that fits
+
+
+def test_the_terminal_table_and_unknown_hardware(estimates, capsys):
+    assert main(["fit", str(estimates), "--hardware", "rtx-4090", "--context", "2112"]) == 0
+    out = capsys.readouterr().out
+    assert "rtx-4090" in out and "h100-sxm" not in out and "Llama 3 70B" in out and "short" in out
+    assert main(["fit", str(estimates), "--hardware", "a100-80gb"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "'a100-80gb'" in err and "h100-sxm" in err and "rtx-4090" in err
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_a_gpu_without_a_memory_figure_is_unknown_and_one_hardware_is_one_column():
+    gpu_cells = [r for r in synthetic_results(60, 3, seed=1) if r.setting.device == "cuda"]
+    assert gpu_cells
+    mystery = GPUInfo(name="Mystery Accelerator 9000", memory_bytes=None)
+    results = [
+        r.model_copy(update={"environment": r.environment.model_copy(update={"gpu": mystery})})
+        for r in gpu_cells
+    ]
+    matrix = fit_matrix(results)
+    assert [hw.id for hw in matrix.hardware] == ["mystery-accelerator-9000"]
+    states = {c.state for c in matrix.cells.values()}
+    assert "unknown" in states and states <= {"unknown", "no", "failed"}
+    for cell in matrix.cells.values():
+        if cell.state == "unknown" and cell.result is not None:
+            assert cell.max_batch_size is None and "no memory figure" in cell.reason
+
+
+def test_a_model_whose_cells_all_failed_gets_a_row_that_says_why():
+    results = [r for r in synthetic_results(40, 2, seed=2) if r.setting.device == "cuda"]
+    name = results[0].model.name
+    results = [failed(r, "error") if r.model.name == name else r for r in results]
+    matrix = fit_matrix(results)
+    (cell,) = matrix.row(name)
+    assert cell.state == "failed" and "RuntimeError: error <here>" in cell.reason
+    assert cell.to_json()["state"] == "failed"
+    # the known GPU keeps its catalog figures: 80 GiB less the reserve
+    assert matrix.hardware[0].id == "h100-sxm" and matrix.hardware[0].usable_memory_bytes == 79 * GiB
+
+
+def test_names_are_shown_as_text_in_the_terminal(tmp_path, capsys):
+    results = [r for r in synthetic_results(20, 2, seed=3) if r.setting.device == "cuda"]
+    evil = "[red]E[/]<b>"  # rich markup and HTML: printed as they are
+    results = [r.model_copy(update={"model": r.model.model_copy(update={"name": evil})}) for r in results]
+    write_results(results, tmp_path)
+    assert main(["fit", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "[red]E[/]<b>" in out
