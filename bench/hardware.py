@@ -112,10 +112,18 @@ def reserved_bytes(path: Path = HARDWARE_FILE) -> int:
     return int(_catalog_file(path).reserved_gib * GiB)
 
 
+def decode_efficiencies(path: Path = HARDWARE_FILE) -> dict[tuple[str, str], Efficiency]:
+    """The catalog's default decode efficiencies by (hardware kind, engine)."""
+    return {
+        (kind, engine): Efficiency(entry.value, " ".join(entry.source.split()))
+        for kind, engines in _catalog_file(path).decode_efficiency.items()
+        for engine, entry in engines.items()
+    }
+
+
 def decode_efficiency(kind: str, engine: str, path: Path = HARDWARE_FILE) -> Efficiency | None:
     """The catalog's default decode efficiency for a hardware kind and engine, or None."""
-    entry = _catalog_file(path).decode_efficiency.get(kind, {}).get(engine)  # type: ignore[call-overload]
-    return None if entry is None else Efficiency(entry.value, " ".join(entry.source.split()))
+    return decode_efficiencies(path).get((kind, engine))
 
 
 @lru_cache(maxsize=4)

@@ -241,11 +241,32 @@ class FitCell:
         """True where the cell names a setting that ran or fits (not a miss)."""
         return self.result is not None and self.state in ("fits", "tight", "unknown")
 
+    def status(self) -> str:
+        """The state and where its figures come from: 'fits (estimated)', 'no (measured)', 'untested'."""
+        return f"{self.state} ({self.method})" if self.method else self.state
+
     def headline(self) -> str:
-        """The cell in a few words: 'int4 · 212 tok/s (expected)' or 'no: 18.2 GiB short'."""
+        """The cell in a few words: 'bfloat16 · int4: 212 tok/s expected' or 'no: 18.2 GiB short'."""
         if self.shown and self.speed is not None:
-            tag = ", estimate" if self.method == "estimated" else ""
-            return f"{self.precision}: {number(self.speed.tokens_per_s)} tok/s ({self.speed.label}{tag})"
+            return f"{self.precision}: {number(self.speed.tokens_per_s)} tok/s {self.speed.label}"
+        if self.state == "no" and self.short_bytes is not None:
+            return f"no: {size_bytes(self.short_bytes)} short"
+        return self.state
+
+    def brief(self) -> str:
+        """The cell for a small table (a slide): 'int4, 36.2 tok/s, batch ≤ 217 (est.)' (the
+        quantization stands for the precision where there is one); 'no: 13.7 GiB short'."""
+        if self.shown and self.speed is not None and self.result is not None:
+            s = self.result.setting
+            precision = self.precision or ""
+            if s.quantization and s.quantization.lower() != "none":
+                precision = precision.split(" · ", 1)[1]  # the dtype is in the notes
+            parts = [precision, f"{number(self.speed.tokens_per_s)} tok/s"]
+            if self.max_batch_size is not None:
+                parts.append(f"batch ≤ {self.max_batch_size:,}")
+            tag = " (est.)" if self.method == "estimated" else ""
+            lead = "" if self.state == "fits" else f"{self.state}: "
+            return f"{lead}{', '.join(parts)}{tag}"
         if self.state == "no" and self.short_bytes is not None:
             return f"no: {size_bytes(self.short_bytes)} short"
         return self.state
@@ -441,6 +462,12 @@ class FitMatrix:
     cells: dict[tuple[str, str], FitCell]
     context: int | None = None  # only settings with at least this many tokens of context
     rule: str = BEST_RULE
+    # (hardware id, engine) -> (median efficiency, cells) measured in the results
+    measured_efficiencies: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
+
+    def default_efficiencies(self) -> list[tuple[str, str, catalog.Efficiency]]:
+        """(hardware kind, engine, efficiency) of bench/hardware.yaml, for the methodology page."""
+        return [(kind, engine, eff) for (kind, engine), eff in catalog.decode_efficiencies().items()]
 
     def cell(self, model: str, hardware_id: str) -> FitCell:
         return self.cells[(model, hardware_id)]
@@ -494,4 +521,4 @@ def fit_matrix(
                 cells[(model, h)] = FitCell(model, columns[h], "untested", reason=reason)
             else:
                 cells[(model, h)] = fit_cell(model, columns[h], found, measured)
-    return FitMatrix(models, [columns[h] for h in order], cells, context)
+    return FitMatrix(models, [columns[h] for h in order], cells, context, measured_efficiencies=measured)

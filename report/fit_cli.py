@@ -95,7 +95,7 @@ def print_table(matrix) -> None:
     for model in matrix.models:
         cells = [Text(visible(model))]
         for cell in matrix.row(model):
-            text = Text(visible(cell.state), style=STATE_STYLES.get(cell.state, ""))
+            text = Text(visible(cell.status()), style=STATE_STYLES.get(cell.state, ""))
             text.append(visible(f"  {cell.headline()}" if cell.shown or cell.state == "no" else ""))
             detail = cell.detail()
             if detail:
