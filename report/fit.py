@@ -254,7 +254,7 @@ class FitCell:
         return self.state
 
     def brief(self) -> str:
-        """The cell for a small table (a slide): 'int4, 36.2 tok/s, batch ≤ 217 (est.)' (the
+        """The cell for a small table (a slide): 'est. int4, 36.2 tok/s, batch ≤ 217' (the
         quantization stands for the precision where there is one); 'no: 13.7 GiB short'."""
         if self.shown and self.speed is not None and self.result is not None:
             s = self.result.setting
@@ -264,9 +264,9 @@ class FitCell:
             parts = [precision, f"{number(self.speed.tokens_per_s)} tok/s"]
             if self.max_batch_size is not None:
                 parts.append(f"batch ≤ {self.max_batch_size:,}")
-            tag = " (est.)" if self.method == "estimated" else ""
-            lead = "" if self.state == "fits" else f"{self.state}: "
-            return f"{lead}{', '.join(parts)}{tag}"
+            lead = "" if self.state == "fits" else f"{self.state}, "
+            tag = "est. " if self.method == "estimated" else ""  # first, so a cut cell keeps it
+            return f"{tag}{lead}{', '.join(parts)}"
         if self.state == "no" and self.short_bytes is not None:
             return f"no: {size_bytes(self.short_bytes)} short"
         return self.state

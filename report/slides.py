@@ -452,6 +452,7 @@ def conclusion_slides(matrix: FitMatrix, rows_per_slide: int = FIT_ROWS_PER_SLID
         notes = [
             matrix.rule,
             "Estimates are not measurements: an estimate's speed is the roofline bound x an efficiency.",
+            *(f"{hw.id}: {hw.name}." for hw in matrix.hardware),
         ]
         for model in models:
             notes += [
@@ -461,12 +462,12 @@ def conclusion_slides(matrix: FitMatrix, rows_per_slide: int = FIT_ROWS_PER_SLID
         slides.append(
             TableSlide(
                 title="Where each model fits" + (f" ({n}/{len(pages)})" if len(pages) > 1 else ""),
-                header=("Model", *(hw.name for hw in matrix.hardware)),
+                header=("Model", *(hw.name if columns <= 3 else hw.id for hw in matrix.hardware)),
                 rows=[(model, *(cell.brief() for cell in matrix.row(model))) for model in models],
                 widths=(model_share, *((1 - model_share) / columns for _ in matrix.hardware)),
                 footer=[
                     Para(
-                        "fastest batch-1 decode that fits, ties to the higher precision; (est.): an estimate, "
+                        "fastest batch-1 decode that fits, ties to the higher precision; est.: an estimate, "
                         "roofline bound x efficiency, not a measurement.",
                         lead="Best setting: ",
                     )

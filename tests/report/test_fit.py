@@ -189,3 +189,59 @@ def test_names_are_shown_as_text_in_the_terminal(tmp_path, capsys):
     assert main(["fit", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "[red]E[/]<b>" in out
+
+
+# --------------------------------------------------------------------------- the site and the deck
+
+
+def test_the_home_page_starts_with_the_matrix_and_model_pages_say_where_they_fit(estimates, tmp_path):
+    from report.site import render_docs
+    from tests.report.chart_fixtures import XSS_NAME, small_set
+
+    results = [*load_results([estimates]), *small_set(seed=5)]
+    pages = render_docs(results, tmp_path / "docs", charts=False)
+    home = pages[0].read_text()
+    sections = [line for line in home.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## Where each model fits"
+    matrix = home.split("## Where each model fits", 1)[1].split("\n## ", 1)[0]
+    assert "`rtx-4090` · 23 GiB usable" in matrix and "`h100-sxm` · 79 GiB usable" in matrix
+    llama = next(line for line in matrix.splitlines() if line.startswith("| [Llama 3 8B]"))
+    assert "**fits (estimated)**" in llama and "tok/s expected" in llama
+    assert "13\\.7 GiB short" not in llama and "**no (estimated)**" in next(
+        line for line in matrix.splitlines() if line.startswith("| [Llama 3 70B]")
+    )
+    assert "<script>" not in home and XSS_NAME not in home  # names are escaped
+    assert "none measured" not in home
+    models = home.split("## Models", 1)[1]
+    assert "rtx-4090: bfloat16 · int4: " in models
+    page = next(p for p in pages if p.name == "llama-3-8b.md").read_text()
+    where = page.split("## Where it fits", 1)[1].split("\n## ", 1)[0]
+    assert "`rtx-4090`" in where and "(memory split)" in where and "efficiency 17 %" in where
+    methodology = next(p for p in pages if p.name == "methodology.md").read_text()
+    assert "## Hardware" in methodology and "Estimates are not measurements" in methodology
+    assert (
+        "gpt\\-fast" in methodology
+        and "| NVIDIA GeForce RTX 4090 24GB | `rtx-4090` | 24 GiB | 1 GiB | 23 GiB |" in methodology
+    )
+
+
+def test_the_deck_concludes_right_after_the_title(estimates, tmp_path):
+    from pptx import Presentation
+
+    from report.slides import plan_deck, write_deck
+
+    results = load_results([estimates])
+    deck = plan_deck(list(results), title="t", views=[], images={})
+    assert deck.slide_titles()[:2] == ["t", "Where each model fits"]
+    path = write_deck(deck, tmp_path / "deck.pptx")
+    slide = Presentation(str(path)).slides[1]
+    assert slide.shapes.title.text_frame.text == "Where each model fits"
+    (table,) = [s.table for s in slide.shapes if s.has_table]
+    cells = {
+        (table.cell(r, 0).text, table.cell(0, c).text): table.cell(r, c).text
+        for r in range(1, len(table.rows))
+        for c in range(1, len(table.columns))
+    }
+    assert cells["Llama 3 70B", "rtx-4090"].startswith("no: ")
+    assert cells["Llama 3 8B", "rtx-4090"].startswith("est. ")
+    assert "Estimates are not measurements" in slide.notes_slide.notes_text_frame.text
