@@ -295,7 +295,7 @@ def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
         lines.append(e(" · ".join(key[:2])))
         if len(key) > 2:
             lines.append(e(" · ".join(key[2:])))
-    method = "estimated (roofline, not run)" if r.method == "estimated" else "measured"
+    method = "estimated: roofline upper bound, not a run" if r.method == "estimated" else r.method
     lines.append(f"{method} · suite {e(r.suite)}")
     return "<br>".join(lines)
 

@@ -12,6 +12,9 @@ and a state:
 - `failed`: every cell of the model there failed for another reason (the cell says which);
 - `untested`: the model has no cell on this hardware (at the asked context).
 
+A measured best setting whose per-token latency varies by more than NOISY_CV (stdev / mean over
+its repeats) is marked noisy.
+
 BEST_RULE says how the best setting is chosen; every output prints it. Measured (or imported)
 cells win over estimates on the same hardware. An estimate's speed is the roofline bound times
 an efficiency (`expected`): measured on the same hardware and engine in the results where there
@@ -42,6 +45,7 @@ from report.text import failure_reason, number, size_bytes
 State = Literal["fits", "tight", "no", "unknown", "failed", "untested"]
 TIGHT_SHARE = 0.9  # above this share of usable memory a fit is `tight`
 TIE_SHARE = 0.02  # speeds within 2 % of the fastest count as a tie
+NOISY_CV = 0.10  # a measured cell whose per-token latency varies more than this over repeats is noisy
 BEST_RULE = (
     "Best setting: the fastest batch-1 decode (per sequence) among the settings that fit; speeds "
     f"within {TIE_SHARE:.0%} of the fastest count as a tie, which goes to the higher precision. "
@@ -154,6 +158,15 @@ def precision_rank(result: Result) -> tuple[float, float, float]:
     return (weight, activation, kv)
 
 
+def per_token_cv(result: Result) -> float | None:
+    """Coefficient of variation (stdev / mean) of a measured cell's per-token decode latency over
+    its repeats; None for estimates and single runs."""
+    stats = result.metrics.decode.per_token_s
+    if result.method == "estimated" or stats is None or stats.n < 2 or stats.mean <= 0:
+        return None
+    return stats.stdev / stats.mean
+
+
 def context_tokens(result: Result) -> int:
     """Prompt plus new tokens: the positions a sequence holds at the end."""
     return result.setting.prompt_tokens + result.setting.new_tokens
@@ -237,6 +250,15 @@ class FitCell:
         return None if self.result is None else context_tokens(self.result)
 
     @property
+    def cv(self) -> float | None:
+        """The best setting's per-token CV over repeats (measured cells)."""
+        return None if self.result is None or not self.shown else per_token_cv(self.result)
+
+    @property
+    def noisy(self) -> bool:
+        return (self.cv or 0.0) > NOISY_CV
+
+    @property
     def shown(self) -> bool:
         """True where the cell names a setting that ran or fits (not a miss)."""
         return self.result is not None and self.state in ("fits", "tight", "unknown")
@@ -248,7 +270,8 @@ class FitCell:
     def headline(self) -> str:
         """The cell in a few words: 'bfloat16 · int4: 212 tok/s expected' or 'no: 18.2 GiB short'."""
         if self.shown and self.speed is not None:
-            return f"{self.precision}: {number(self.speed.tokens_per_s)} tok/s {self.speed.label}"
+            noisy = " (noisy)" if self.noisy else ""
+            return f"{self.precision}: {number(self.speed.tokens_per_s)} tok/s {self.speed.label}{noisy}"
         if self.state == "no" and self.short_bytes is not None:
             return f"no: {size_bytes(self.short_bytes)} short"
         return self.state
@@ -265,6 +288,8 @@ class FitCell:
             if self.max_batch_size is not None:
                 parts.append(f"batch ≤ {self.max_batch_size:,}")
             lead = "" if self.state == "fits" else f"{self.state}, "
+            if self.noisy:
+                parts[1] += " (noisy)"
             tag = "est. " if self.method == "estimated" else ""  # first, so a cut cell keeps it
             return f"{tag}{lead}{', '.join(parts)}"
         if self.state == "no" and self.short_bytes is not None:
@@ -278,6 +303,10 @@ class FitCell:
         parts = [f"batch {self.batch_size}", f"{self.context_tokens:,} tokens of context"]
         if self.max_batch_size is not None:
             parts.append(f"up to batch {self.max_batch_size:,} ({self.max_batch_from})")
+        stats = self.result.metrics.decode.per_token_s if self.result is not None else None
+        if self.cv is not None and stats is not None:
+            spread = f"per-token CV {self.cv:.0%} over {stats.n} repeats, {number(stats.min * 1e3)} to {number(stats.max * 1e3)} ms"
+            parts.append(spread + (f": noisy (above {NOISY_CV:.0%})" if self.noisy else ""))
         if self.memory_bytes is not None:
             usable = self.usable_memory_bytes
             of = f" of {size_bytes(usable)} usable" if usable is not None else ""
@@ -319,6 +348,8 @@ class FitCell:
                 "efficiency_source": self.speed.efficiency_source,
                 "max_batch_size": self.max_batch_size,
                 "max_batch_from": self.max_batch_from,
+                "cv": self.cv,
+                "noisy": self.noisy,
             }
         if self.short_bytes is not None:
             data["short_bytes"] = self.short_bytes

@@ -245,3 +245,21 @@ def test_the_deck_concludes_right_after_the_title(estimates, tmp_path):
     assert cells["Llama 3 70B", "rtx-4090"].startswith("no: ")
     assert cells["Llama 3 8B", "rtx-4090"].startswith("est. ")
     assert "Estimates are not measurements" in slide.notes_slide.notes_text_frame.text
+
+
+def test_a_noisy_measured_cell_is_marked():
+    from bench.schema import Stats
+
+    results = [r for r in synthetic_results(40, 1, seed=6) if r.setting.device == "cuda" and r.status == "ok"]
+    steady = fit_matrix(results).row(results[0].model.name)[0]
+    assert steady.shown and steady.cv is not None and not steady.noisy
+    best = steady.result
+    # the same cell, its per-token latency swinging by a third around the mean
+    mean = best.metrics.decode.per_token_s.mean
+    swinging = Stats.of([mean * 0.6, mean, mean * 1.4, mean, mean])
+    decode = best.metrics.decode.model_copy(update={"per_token_s": swinging})
+    noisy_best = best.model_copy(update={"metrics": best.metrics.model_copy(update={"decode": decode})})
+    cell = fit_matrix([noisy_best if r is best else r for r in results]).row(best.model.name)[0]
+    assert cell.result.cell == best.cell and cell.noisy and cell.cv == pytest.approx(0.283, abs=0.01)
+    assert "(noisy)" in cell.headline() and "noisy (above 10%)" in cell.detail()
+    assert cell.to_json()["noisy"] is True
