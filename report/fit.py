@@ -214,6 +214,40 @@ def speed_of(result: Result, hw: HardwareInfo, measured: dict[tuple[str, str], t
     return Speed(None if bound is None else bound * eff, "expected", bound, eff, source)
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Latency targets a setting must meet to count as fitting: time to first token (the prefill
+    latency) and time per output token (one decode step), in milliseconds. An estimate's TPOT is its
+    step at the expected speed; its TTFT is the roofline's prefill time, a lower bound (no
+    efficiency is known for prefill)."""
+
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+
+    def __bool__(self) -> bool:
+        return self.ttft_ms is not None or self.tpot_ms is not None
+
+    def text(self) -> str:
+        """'TTFT ≤ 2,000 ms, TPOT ≤ 100 ms'."""
+        parts = []
+        if self.ttft_ms is not None:
+            parts.append(f"TTFT ≤ {self.ttft_ms:g} ms")
+        if self.tpot_ms is not None:
+            parts.append(f"TPOT ≤ {self.tpot_ms:g} ms")
+        return ", ".join(parts)
+
+    def ratios(self, result: Result, speed: Speed) -> dict[str, float]:
+        """Each target's use: time / target (above 1: missed); a missing time counts as missed."""
+        used: dict[str, float] = {}
+        if self.ttft_ms is not None:
+            prefill = result.metrics.prefill.latency_s
+            used["TTFT"] = math.inf if prefill is None else prefill.median * 1e3 / self.ttft_ms
+        if self.tpot_ms is not None:
+            tpot_ms = result.setting.batch_size / speed.tokens_per_s * 1e3 if speed.tokens_per_s else None
+            used["TPOT"] = math.inf if tpot_ms is None else tpot_ms / self.tpot_ms
+        return used
+
+
 # --------------------------------------------------------------------------- one cell
 
 
@@ -232,6 +266,7 @@ class FitCell:
     memory_bytes: int | None = None
     short_bytes: int | None = None  # `no`: how much the leanest setting misses by
     reason: str | None = None  # `no`, `failed`, `untested`, `unknown`: in words
+    binding: str | None = None  # with targets: the one closest to its limit ("TTFT" or "TPOT")
 
     @property
     def usable_memory_bytes(self) -> int | None:
@@ -311,6 +346,8 @@ class FitCell:
             usable = self.usable_memory_bytes
             of = f" of {size_bytes(usable)} usable" if usable is not None else ""
             parts.append(f"{size_bytes(self.memory_bytes)}{of}")
+        if self.binding:
+            parts.append(f"binding target: {self.binding}")
         if self.reason:
             parts.append(self.reason)
         return "; ".join(parts)
@@ -353,6 +390,8 @@ class FitCell:
             }
         if self.short_bytes is not None:
             data["short_bytes"] = self.short_bytes
+        if self.binding is not None:
+            data["binding_target"] = self.binding
         return data
 
 
@@ -388,12 +427,14 @@ def _best(cells: Sequence[Result], speeds: dict[int, Speed]) -> Result:
     return max(near, key=lambda r: (precision_rank(r), per_sequence(r), -context_tokens(r)))
 
 
-def _max_batch(best: Result, fitting: Sequence[Result], hw: HardwareInfo) -> tuple[int | None, str | None]:
+def _max_batch(
+    best: Result, fitting: Sequence[Result], hw: HardwareInfo, split: bool = True
+) -> tuple[int | None, str | None]:
     """The largest batch at the best setting's precision and context: from the estimate's memory
-    split (weights, and the rest, which grows with the batch) where it records one, else the
-    largest batch among the cells that fit."""
+    split (weights, and the rest, which grows with the batch) where it records one and `split`,
+    else the largest batch among the cells that fit."""
     usable, memory, weights = hw.usable_memory_bytes, peak_memory_bytes(best), best.model.weight_bytes
-    if best.method == "estimated" and usable is not None and memory is not None and weights:
+    if split and best.method == "estimated" and usable is not None and memory is not None and weights:
         per_sequence = (memory - weights) / best.setting.batch_size
         if per_sequence > 0 and usable >= weights:
             return max(best.setting.batch_size, math.floor((usable - weights) / per_sequence)), "memory split"
@@ -413,19 +454,42 @@ def fit_cell(
     hw: HardwareInfo,
     results: Sequence[Result],
     measured: dict[tuple[str, str], tuple[float, int]],
+    targets: Targets | None = None,
 ) -> FitCell:
-    """Judge one model on one hardware from its cells there."""
+    """Judge one model on one hardware from its cells there (and, with `targets`, only settings
+    that meet them count as fitting)."""
     if not results:
         return FitCell(model, hw, "untested", reason=f"no cell of {model} on {hw.name}")
     verdicts = {id(r): _fits(r, hw) for r in results}
     runs = [r for r in results if r.status == "ok" and r.method != "estimated"]
     pool = runs or [r for r in results if r.status == "ok"]
     fitting = [r for r in pool if verdicts[id(r)] is not False]
+    speeds = {id(r): speed_of(r, hw, measured) for r in fitting}
+    binding = None
+    if fitting and targets:
+        used = {id(r): targets.ratios(r, speeds[id(r)]) for r in fitting}
+        meeting = [r for r in fitting if max(used[id(r)].values()) <= 1]
+        if not meeting:
+            closest = min(fitting, key=lambda r: (max(used[id(r)].values()), r.cell))
+            worst = max(used[id(closest)], key=lambda k: used[id(closest)][k])
+            reason = (
+                f"fits in memory, but no setting meets {targets.text()}: the closest "
+                f"({precision_text(closest)}, batch {closest.setting.batch_size}) is at "
+                f"{used[id(closest)][worst]:.0%} of its {worst} target"
+            )
+            return FitCell(
+                model, hw, "no", closest.method, closest, speeds[id(closest)], reason=reason, binding=worst
+            )
+        fitting = meeting
     if fitting:
-        speeds = {id(r): speed_of(r, hw, measured) for r in fitting}
         best = _best(fitting, speeds)
         memory, usable = peak_memory_bytes(best), hw.usable_memory_bytes
-        batch, batch_from = _max_batch(best, [r for r in fitting if verdicts[id(r)]], hw)
+        if targets:
+            binding = max(used[id(best)], key=lambda k: used[id(best)][k])
+            batch, batch_from = _max_batch(best, [r for r in fitting if verdicts[id(r)]], hw, split=False)
+            batch_from = f"{batch_from}, meeting {targets.text()}"
+        else:
+            batch, batch_from = _max_batch(best, [r for r in fitting if verdicts[id(r)]], hw)
         state: State
         reason = None
         if usable is None:
@@ -437,7 +501,17 @@ def fit_cell(
         else:
             state = "fits"
         return FitCell(
-            model, hw, state, best.method, best, speeds[id(best)], batch, batch_from, memory, reason=reason
+            model,
+            hw,
+            state,
+            best.method,
+            best,
+            speeds[id(best)],
+            batch,
+            batch_from,
+            memory,
+            reason=reason,
+            binding=binding,
         )
     return _no_fit(model, hw, results)
 
@@ -495,6 +569,7 @@ class FitMatrix:
     rule: str = BEST_RULE
     # (hardware id, engine) -> (median efficiency, cells) measured in the results
     measured_efficiencies: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
+    targets: Targets | None = None
 
     def default_efficiencies(self) -> list[tuple[str, str, catalog.Efficiency]]:
         """(hardware kind, engine, efficiency) of bench/hardware.yaml, for the methodology page."""
@@ -513,10 +588,14 @@ class FitMatrix:
 
 
 def fit_matrix(
-    results: Iterable[Result], context: int | None = None, hardware_ids: Sequence[str] | None = None
+    results: Iterable[Result],
+    context: int | None = None,
+    hardware_ids: Sequence[str] | None = None,
+    targets: Targets | None = None,
 ) -> FitMatrix:
     """The fit matrix of a result set: every model against every hardware in it (or those of
-    `hardware_ids`, in that order), over the settings with at least `context` tokens of context.
+    `hardware_ids`, in that order), over the settings with at least `context` tokens of context
+    (and, with `targets`, only settings that meet the latency targets).
 
     Raises KeyError naming the hardware ids there are when `hardware_ids` holds another."""
     results = list(results)
@@ -551,5 +630,14 @@ def fit_matrix(
                 reason = f"no setting with {context:,} or more tokens of context"
                 cells[(model, h)] = FitCell(model, columns[h], "untested", reason=reason)
             else:
-                cells[(model, h)] = fit_cell(model, columns[h], found, measured)
-    return FitMatrix(models, [columns[h] for h in order], cells, context, measured_efficiencies=measured)
+                cells[(model, h)] = fit_cell(model, columns[h], found, measured, targets)
+    rule = BEST_RULE + (f" Only settings that meet {targets.text()} count." if targets else "")
+    return FitMatrix(
+        models,
+        [columns[h] for h in order],
+        cells,
+        context,
+        rule,
+        measured_efficiencies=measured,
+        targets=targets,
+    )

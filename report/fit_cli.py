@@ -1,11 +1,12 @@
 """The fit matrix in the terminal: which model, at which precision and batch, fits which hardware.
 
-`python -m report fit RESULTS... [--hardware ID]... [--context N] [--json]`: RESULTS are result
-files or folders. One row per model, one column per hardware in the results (or each --hardware
+`python -m report fit RESULTS... [--hardware ID]... [--context N] [--ttft-ms MS] [--tpot-ms MS] [--json]`:
+RESULTS are result files or folders. One row per model, one column per hardware in the results (or each --hardware
 id, in that order); each cell gives the best setting that fits, its decode speed (measured, or an
 estimate's expected figure), the largest batch at that context and a state: fits, tight, no,
-unknown, failed or untested (see report/fit.py). --json prints a list of objects, one per model
-and hardware.
+unknown, failed or untested (see report/fit.py). --ttft-ms and --tpot-ms keep only settings that
+meet those latency targets and name the target that binds. --json prints a list of objects, one
+per model and hardware.
 
 Exit status: 0 done; 2 bad input (a missing path, an invalid result file, no results, a
 --hardware id that is not in the results).
@@ -45,13 +46,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="only settings with at least N tokens of context (prompt + new tokens)",
     )
+    parser.add_argument(
+        "--ttft-ms",
+        type=float,
+        metavar="MS",
+        help="only settings whose time to first token (prefill latency) is at most MS milliseconds "
+        "(an estimate's is the roofline's lower bound)",
+    )
+    parser.add_argument(
+        "--tpot-ms",
+        type=float,
+        metavar="MS",
+        help="only settings whose time per output token (one decode step; an estimate's at its expected "
+        "speed) is at most MS milliseconds",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per model and hardware")
 
 
 def run(args: argparse.Namespace) -> int:
     """Load, compute the matrix, print it. Returns the exit status."""
     from bench.safetext import visible
-    from report.fit import fit_matrix
+    from report.fit import Targets, fit_matrix
     from report.load import InvalidResultError, ResultsNotFoundError, load_results
 
     try:
@@ -65,8 +80,14 @@ def run(args: argparse.Namespace) -> int:
     if args.context is not None and args.context < 1:
         print("error: --context takes a positive number of tokens", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if any(t is not None and not t > 0 for t in (args.ttft_ms, args.tpot_ms)):
+        print("error: --ttft-ms and --tpot-ms take a positive number of milliseconds", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    targets = Targets(args.ttft_ms, args.tpot_ms)
     try:
-        matrix = fit_matrix(results, context=args.context, hardware_ids=args.hardware)
+        matrix = fit_matrix(
+            results, context=args.context, hardware_ids=args.hardware, targets=targets or None
+        )
     except KeyError as error:
         print(visible(f"error: {error.args[0]}"), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -96,7 +117,7 @@ def print_table(matrix) -> None:
         cells = [Text(visible(model))]
         for cell in matrix.row(model):
             text = Text(visible(cell.status()), style=STATE_STYLES.get(cell.state, ""))
-            text.append(visible(f"  {cell.headline()}" if cell.shown or cell.state == "no" else ""))
+            text.append(visible(f"  {cell.headline()}" if cell.shown or cell.short_bytes is not None else ""))
             detail = cell.detail()
             if detail:
                 text.append("\n" + visible(detail), style="dim")

@@ -263,3 +263,26 @@ def test_a_noisy_measured_cell_is_marked():
     assert cell.result.cell == best.cell and cell.noisy and cell.cv == pytest.approx(0.283, abs=0.01)
     assert "(noisy)" in cell.headline() and "noisy (above 10%)" in cell.detail()
     assert cell.to_json()["noisy"] is True
+
+
+def test_latency_targets_restrict_what_fits_and_name_the_binding_one(estimates, capsys):
+    from report.fit import Targets
+
+    results = load_results([estimates])
+    free = fit_matrix(results, context=2112, hardware_ids=["rtx-4090"]).cell("Llama 3 8B", "rtx-4090")
+    tpot_ms = 1e3 / free.speed.tokens_per_s  # the best setting's time per output token at batch 1
+    loose = fit_matrix(results, 2112, ["rtx-4090"], Targets(tpot_ms=1.05 * tpot_ms)).cell(
+        "Llama 3 8B", "rtx-4090"
+    )
+    assert loose.state == "fits" and loose.result is free.result and loose.binding == "TPOT"
+    assert loose.max_batch_from.startswith("batch sizes run, meeting TPOT ≤")
+    strict = fit_matrix(results, 2112, ["rtx-4090"], Targets(tpot_ms=0.95 * tpot_ms)).cell(
+        "Llama 3 8B", "rtx-4090"
+    )
+    assert strict.state == "no" and strict.binding == "TPOT" and "no setting meets TPOT" in strict.reason
+    ttft = fit_matrix(results, 2112, ["rtx-4090"], Targets(ttft_ms=0.001)).cell("Llama 3 8B", "rtx-4090")
+    assert ttft.state == "no" and ttft.binding == "TTFT"
+    assert main(["fit", str(estimates), "--tpot-ms", "0", "--json"]) == 2
+    assert main(["fit", str(estimates), "--hardware", "rtx-4090", "--tpot-ms", "1000", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["binding_target"] for row in rows if row["state"] in ("fits", "tight")} == {"TPOT"}
