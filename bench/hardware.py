@@ -36,6 +36,7 @@ class Hardware:
     peak_flops: dict[str, float]  # "float32", "bfloat16", "float16", "int8" -> FLOP/s
     source: str
     reserved_bytes: int = 0  # memory a model cannot use (CUDA context and workspaces)
+    price_per_hour: float | None = None  # USD per hour (bench/hardware.yaml; the report can override it)
     # (working-set bytes, bytes/s), non-increasing, ending at `bandwidth_bytes_per_s`: what a
     # working set of at least that size can read at (CPU: measured through the caches, see
     # cpuprobe.CPUFigures.bandwidth_curve). Empty: `bandwidth_bytes_per_s` whatever the size.
@@ -73,6 +74,7 @@ class _GPUEntry(_Strict):
     bandwidth_gb_s: float = Field(gt=0)
     tflops: dict[str, float]
     source: str = Field(min_length=20)  # a citation, not a placeholder
+    price_per_hour: float | None = Field(default=None, gt=0)  # USD to rent one, where a source gives it
 
     @field_validator("match")
     @classmethod
@@ -141,6 +143,7 @@ def catalog(path: Path = HARDWARE_FILE) -> dict[str, Hardware]:
             peak_flops={dtype: tflops * 1e12 for dtype, tflops in entry.tflops.items()},
             source=" ".join(entry.source.split()),
             reserved_bytes=reserved,
+            price_per_hour=entry.price_per_hour,
             patterns=tuple(entry.match),
         )
         for gpu_id, entry in data.gpus.items()

@@ -32,8 +32,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from bench import hardware as catalog
@@ -70,6 +70,7 @@ class HardwareInfo:
     bandwidth_bytes_per_s: float | None = None
     peak_flops: dict[str, float] = field(default_factory=dict)
     source: str | None = None  # where the figures come from
+    price_per_hour: float | None = None  # USD to rent it (bench/hardware.yaml or the user's)
 
     @property
     def usable_memory_bytes(self) -> int | None:
@@ -100,6 +101,7 @@ def hardware_of(result: Result) -> HardwareInfo:
             bandwidth_bytes_per_s=known.bandwidth_bytes_per_s,
             peak_flops=dict(known.peak_flops),
             source=known.source,
+            price_per_hour=None if known.price_per_hour is None else units * known.price_per_hour,
         )
     if device_kind(result) == "gpu":
         name = gpu.name if gpu is not None else result.setting.device
@@ -285,6 +287,15 @@ class FitCell:
         return None if self.result is None else context_tokens(self.result)
 
     @property
+    def cost_per_million_tokens(self) -> float | None:
+        """USD per million output tokens at the best setting's decode speed and the hardware's
+        price per hour (None without a price or a speed)."""
+        price, speed = self.hardware.price_per_hour, self.speed.tokens_per_s if self.speed else None
+        if price is None or not speed or not self.shown:
+            return None
+        return price / (speed * 3600) * 1e6
+
+    @property
     def cv(self) -> float | None:
         """The best setting's per-token CV over repeats (measured cells)."""
         return None if self.result is None or not self.shown else per_token_cv(self.result)
@@ -346,6 +357,11 @@ class FitCell:
             usable = self.usable_memory_bytes
             of = f" of {size_bytes(usable)} usable" if usable is not None else ""
             parts.append(f"{size_bytes(self.memory_bytes)}{of}")
+        if self.cost_per_million_tokens is not None:
+            parts.append(
+                f"${number(self.cost_per_million_tokens)} per million output tokens at "
+                f"${number(self.hardware.price_per_hour)}/h"
+            )
         if self.binding:
             parts.append(f"binding target: {self.binding}")
         if self.reason:
@@ -387,6 +403,8 @@ class FitCell:
                 "max_batch_from": self.max_batch_from,
                 "cv": self.cv,
                 "noisy": self.noisy,
+                "price_per_hour": self.hardware.price_per_hour,
+                "cost_per_million_tokens": self.cost_per_million_tokens,
             }
         if self.short_bytes is not None:
             data["short_bytes"] = self.short_bytes
@@ -592,10 +610,12 @@ def fit_matrix(
     context: int | None = None,
     hardware_ids: Sequence[str] | None = None,
     targets: Targets | None = None,
+    prices: Mapping[str, float] | None = None,
 ) -> FitMatrix:
     """The fit matrix of a result set: every model against every hardware in it (or those of
     `hardware_ids`, in that order), over the settings with at least `context` tokens of context
-    (and, with `targets`, only settings that meet the latency targets).
+    (and, with `targets`, only settings that meet the latency targets). `prices` (hardware id ->
+    USD per hour) override the catalog's.
 
     Raises KeyError naming the hardware ids there are when `hardware_ids` holds another."""
     results = list(results)
@@ -611,6 +631,9 @@ def fit_matrix(
         present.add((r.model.name, hw.id))
         if context is None or context_tokens(r) >= context:
             by_cell[(r.model.name, hw.id)].append(r)
+    for hw_id, price in (prices or {}).items():
+        if hw_id in columns:
+            columns[hw_id] = replace(columns[hw_id], price_per_hour=price)
     if hardware_ids:
         unknown = [h for h in hardware_ids if h not in columns]
         if unknown:

@@ -1,12 +1,13 @@
 """The fit matrix in the terminal: which model, at which precision and batch, fits which hardware.
 
-`python -m report fit RESULTS... [--hardware ID]... [--context N] [--ttft-ms MS] [--tpot-ms MS] [--json]`:
-RESULTS are result files or folders. One row per model, one column per hardware in the results (or each --hardware
-id, in that order); each cell gives the best setting that fits, its decode speed (measured, or an
-estimate's expected figure), the largest batch at that context and a state: fits, tight, no,
-unknown, failed or untested (see report/fit.py). --ttft-ms and --tpot-ms keep only settings that
-meet those latency targets and name the target that binds. --json prints a list of objects, one
-per model and hardware.
+`python -m report fit RESULTS... [--hardware ID]... [--context N] [--ttft-ms MS] [--tpot-ms MS]
+[--price ID=USD]... [--json]`: RESULTS are result files or folders. One row per model, one column
+per hardware in the results (or each --hardware id, in that order); each cell gives the best
+setting that fits, its decode speed (measured, or an estimate's expected figure), the largest
+batch at that context and a state: fits, tight, no, unknown, failed or untested (see
+report/fit.py). --ttft-ms and --tpot-ms keep only settings that meet those latency targets and
+name the target that binds; --price ID=USD (or --prices FILE) adds each cell's cost per million
+output tokens. --json prints a list of objects, one per model and hardware.
 
 Exit status: 0 done; 2 bad input (a missing path, an invalid result file, no results, a
 --hardware id that is not in the results).
@@ -60,6 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only settings whose time per output token (one decode step; an estimate's at its expected "
         "speed) is at most MS milliseconds",
     )
+    parser.add_argument(
+        "--price",
+        action="append",
+        metavar="ID=USD",
+        help="the hardware's price per hour in USD (repeat for more), e.g. rtx-4090=0.69: each cell "
+        "adds the cost per million output tokens",
+    )
+    parser.add_argument(
+        "--prices", metavar="FILE", help="a YAML file of hardware id: USD per hour (--price wins over it)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per model and hardware")
 
 
@@ -85,8 +96,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     targets = Targets(args.ttft_ms, args.tpot_ms)
     try:
+        prices = read_prices(args.prices, args.price or [])
+    except ValueError as error:
+        print(visible(f"error: {error}"), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
         matrix = fit_matrix(
-            results, context=args.context, hardware_ids=args.hardware, targets=targets or None
+            results, context=args.context, hardware_ids=args.hardware, targets=targets or None, prices=prices
         )
     except KeyError as error:
         print(visible(f"error: {error.args[0]}"), file=sys.stderr)
@@ -96,6 +112,37 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     print_table(matrix)
     return EXIT_OK
+
+
+def read_prices(path: str | None, pairs: list[str]) -> dict[str, float]:
+    """Prices per hour by hardware id from a YAML file ({id: usd}) and ID=USD pairs (which win)."""
+    import yaml
+
+    raw: dict[str, object] = {}
+    if path:
+        try:
+            with open(path, encoding="utf-8") as file:
+                data = yaml.safe_load(file)
+        except (OSError, yaml.YAMLError) as error:
+            raise ValueError(f"{path}: {error}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: want a mapping of hardware id to USD per hour")
+        raw |= {str(k): v for k, v in data.items()}
+    for pair in pairs:
+        hw_id, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--price {pair!r}: want ID=USD, e.g. rtx-4090=0.69")
+        raw[hw_id.strip()] = value
+    prices = {}
+    for hw_id, value in raw.items():
+        try:
+            price = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"price of {hw_id!r}: {value!r} is not a number") from None
+        if not 0 < price < float("inf"):
+            raise ValueError(f"price of {hw_id!r}: want a positive number of USD per hour")
+        prices[hw_id] = price
+    return prices
 
 
 def print_table(matrix) -> None:

@@ -286,3 +286,20 @@ def test_latency_targets_restrict_what_fits_and_name_the_binding_one(estimates, 
     assert main(["fit", str(estimates), "--hardware", "rtx-4090", "--tpot-ms", "1000", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {row["binding_target"] for row in rows if row["state"] in ("fits", "tight")} == {"TPOT"}
+
+
+def test_a_price_per_hour_gives_the_cost_per_million_tokens(estimates, tmp_path, capsys):
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("rtx-4090: 0.5\nh100-sxm: 2.0\n")
+    assert main(["fit", str(estimates), "--prices", str(prices), "--price", "rtx-4090=0.69", "--json"]) == 0
+    rows = {(r["model"], r["hardware"]): r for r in json.loads(capsys.readouterr().out)}
+    llama = rows["Llama 3 8B", "rtx-4090"]
+    assert llama["price_per_hour"] == 0.69  # --price wins over the file
+    # by hand: USD per hour / (tokens per second x 3,600 s) x one million
+    assert llama["cost_per_million_tokens"] == pytest.approx(
+        0.69 / (llama["decode_tokens_per_s"] * 3600) * 1e6
+    )
+    assert rows["Llama 3 8B", "h100-sxm"]["price_per_hour"] == 2.0
+    assert "cost_per_million_tokens" not in rows["Llama 3 70B", "rtx-4090"]  # nothing fits: no cost
+    assert main(["fit", str(estimates), "--price", "rtx-4090=free"]) == 2
+    assert "not a number" in capsys.readouterr().err
