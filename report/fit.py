@@ -116,8 +116,10 @@ def hardware_of(result: Result) -> HardwareInfo:
         )
     cpu = result.environment.cpu
     roof = result.metrics.roofline
+    if hw_id is None:  # not this machine as the bench probed it (an imported file, say): by its name
+        hw_id = slugify(cpu.model) if cpu is not None and cpu.model else "cpu"
     return HardwareInfo(
-        id=hw_id or catalog.CPU_ID,
+        id=hw_id,
         name=(cpu.model if cpu is not None and cpu.model else "CPU"),
         kind="cpu",
         memory_bytes=None,  # the results do not record the machine's RAM
@@ -316,6 +318,8 @@ class FitCell:
     def headline(self) -> str:
         """The cell in a few words: 'bfloat16 · int4: 212 tok/s expected' or 'no: 18.2 GiB short'."""
         if self.shown and self.speed is not None:
+            if self.speed.tokens_per_s is None:
+                return f"{self.precision}: no decode figure"
             noisy = " (noisy)" if self.noisy else ""
             return f"{self.precision}: {number(self.speed.tokens_per_s)} tok/s {self.speed.label}{noisy}"
         if self.state == "no" and self.short_bytes is not None:
@@ -330,7 +334,8 @@ class FitCell:
             precision = self.precision or ""
             if s.quantization and s.quantization.lower() != "none":
                 precision = precision.split(" · ", 1)[1]  # the dtype is in the notes
-            parts = [precision, f"{number(self.speed.tokens_per_s)} tok/s"]
+            speed = self.speed.tokens_per_s
+            parts = [precision, f"{number(speed)} tok/s" if speed is not None else "no decode figure"]
             if self.max_batch_size is not None:
                 parts.append(f"batch ≤ {self.max_batch_size:,}")
             lead = "" if self.state == "fits" else f"{self.state}, "
@@ -429,11 +434,15 @@ def _fits(result: Result, hw: HardwareInfo) -> bool | None:
 def _best(cells: Sequence[Result], speeds: dict[int, Speed]) -> Result:
     """BEST_RULE: the fastest per-sequence decode at each setting's smallest batch; near ties go to
     the higher precision."""
+
+    def order(r: Result) -> tuple[int, bool]:  # the smallest batch; one with a speed before one without
+        return (r.setting.batch_size, speeds[id(r)].tokens_per_s is None)
+
     smallest: dict[tuple[Any, ...], Result] = {}
     for r in cells:
         s = r.setting
         key = (s.dtype, s.quantization, s.engine, s.kv_cache, context_tokens(r))
-        if key not in smallest or s.batch_size < smallest[key].setting.batch_size:
+        if key not in smallest or order(r) < order(smallest[key]):
             smallest[key] = r
 
     def per_sequence(r: Result) -> float:

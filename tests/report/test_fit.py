@@ -303,3 +303,15 @@ def test_a_price_per_hour_gives_the_cost_per_million_tokens(estimates, tmp_path,
     assert "cost_per_million_tokens" not in rows["Llama 3 70B", "rtx-4090"]  # nothing fits: no cost
     assert main(["fit", str(estimates), "--price", "rtx-4090=free"]) == 2
     assert "not a number" in capsys.readouterr().err
+
+
+def test_imported_results_take_their_own_columns_and_a_cell_with_a_speed(tmp_path, capsys):
+    fixtures = REPO / "tests" / "fixtures" / "imports"
+    assert main(["import", "llama-bench", str(fixtures / "llama-bench"), "--out", str(tmp_path / "lb")]) == 0
+    capsys.readouterr()
+    matrix = fit_matrix(load_results([tmp_path]))
+    ids = [hw.id for hw in matrix.hardware]
+    assert "this-cpu" not in ids  # another machine's CPU is named, not taken for this one
+    cells = [c for c in matrix.cells.values() if c.method == "imported"]
+    assert cells and all(c.speed.tokens_per_s for c in cells)  # prompt-only records are not "best"
+    assert all(c.state == "unknown" for c in cells)  # llama-bench records no memory figure
