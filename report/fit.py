@@ -40,7 +40,7 @@ from bench import hardware as catalog
 from bench.configkeys import DTYPE_BYTES
 from bench.roofline import KV_STORAGE, SCHEMES
 from bench.schema import Result, device_kind, peak_memory_bytes, slugify
-from report.text import failure_reason, number, size_bytes
+from report.text import failure_reason, number, precision_text, size_bytes
 
 State = Literal["fits", "tight", "no", "unknown", "failed", "untested"]
 TIGHT_SHARE = 0.9  # above this share of usable memory a fit is `tight`
@@ -130,20 +130,6 @@ def hardware_of(result: Result) -> HardwareInfo:
 
 
 # --------------------------------------------------------------------------- precision and speed
-
-
-def precision_text(result: Result) -> str:
-    """dtype + quantization, and the engine and KV-cache format where they are not the default:
-    'bfloat16 · int4', 'bfloat16 · compiled · KV fp8'."""
-    s = result.setting
-    parts = [s.dtype]
-    if s.quantization and s.quantization.lower() != "none":
-        parts.append(s.quantization)
-    if s.engine != "eager":
-        parts.append(s.engine)
-    if s.kv_cache != "model":
-        parts.append(f"KV {s.kv_cache}")
-    return " · ".join(parts)
 
 
 def precision_rank(result: Result) -> tuple[float, float, float]:

@@ -72,13 +72,25 @@ def result_value(metric: Metric, result: Result) -> str:
     return metric_value(metric, metric.display(result))
 
 
-def setting_text(result: Result, *, device: bool = True) -> str:
-    """A cell's setting in one line: device · dtype · quantization · batch · prompt · new tokens
-    (`device=False` where the hardware is named beside it)."""
+def precision_text(result: Result) -> str:
+    """dtype + quantization, and the engine and KV-cache format where they are not the default:
+    'bfloat16 · int4', 'bfloat16 · compiled · KV fp8'."""
     s = result.setting
-    parts = [s.device, s.dtype] if device else [s.dtype]
+    parts = [s.dtype]
     if s.quantization and s.quantization.lower() != "none":
         parts.append(s.quantization)
+    if s.engine != "eager":
+        parts.append(s.engine)
+    if s.kv_cache != "model":
+        parts.append(f"KV {s.kv_cache}")
+    return " · ".join(parts)
+
+
+def setting_text(result: Result, *, device: bool = True) -> str:
+    """A cell's setting in one line: device · precision (report.text.precision_text) · batch ·
+    prompt · new tokens (`device=False` where the hardware is named beside it)."""
+    s = result.setting
+    parts = [s.device, precision_text(result)] if device else [precision_text(result)]
     parts += [f"batch {s.batch_size}", f"prompt {s.prompt_tokens}", f"{s.new_tokens} new"]
     return " · ".join(parts)
 
