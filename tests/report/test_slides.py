@@ -152,7 +152,7 @@ def test_every_slide_has_notes_with_the_numbers(deck_path):
     assert "8 experts" in notes["Mixtral (tiny)"] and "29,632,768 total" in notes["Mixtral (tiny)"]
     assert "OutOfMemoryError: oom <at> batch 4" in notes[XSS_NAME]
     assert (
-        "Pareto front of Peak GPU memory (GB) against Decode throughput (tok/s)"
+        "Pareto front of GPU memory (GiB) against Decode throughput (tok/s)"
         in notes["Findings: NVIDIA H100 80GB HBM3"]
     )
     assert "Decode throughput (tok/s): Tokens generated per second" in notes["Methodology"]
