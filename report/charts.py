@@ -546,6 +546,44 @@ def front_trace(data: ChartData, template: Template) -> dict[str, Any] | None:
     }
 
 
+def capacity_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
+    """A dotted line at each plotted GPU's usable memory (report.fit's figure), where a 2D view
+    has memory on its x axis: the cells left of it fit that GPU."""
+    from report.fit import hardware_of
+
+    if data.view.is_3d or not data.metrics or data.metrics[0].id != "peak_memory":
+        return []
+    points = data.points + data.context
+    ys = [p.values[1] for p in points]
+    if not ys:
+        return []
+    usable: dict[str, tuple[str, int]] = {}
+    for point in points:
+        hw = hardware_of(point.result)
+        if hw.kind == "gpu" and hw.usable_memory_bytes is not None:
+            usable.setdefault(hw.id, (hw.name, hw.usable_memory_bytes))
+    scale = data.metrics[0].scale
+    traces = []
+    for hw_id, (name, limit) in sorted(usable.items()):
+        x = limit * scale
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": [x, x],
+                "y": [min(ys), max(ys)],
+                "name": escape(f"{hw_id}: {x:.3g} {data.metrics[0].unit} usable"),
+                "legendgroup": "capacity",
+                "line": {"color": NOTE_COLOR[template], "width": 1.5, "dash": "dot"},
+                "hovertext": escape(
+                    f"{name}: {x:.3g} {data.metrics[0].unit} usable (memory less the reserve)"
+                ),
+                "hoverinfo": "text",
+            }
+        )
+    return traces
+
+
 # --------------------------------------------------------------------------- layout
 
 
@@ -797,6 +835,7 @@ def _figure_spec(
     front = front_trace(data, template)
     if front is not None:
         traces.append(front)
+    traces += capacity_traces(data, template)
     traces += symbol_key_traces(data, template)
     return {"data": traces, "layout": figure_layout(data, template, static, subject)}
 

@@ -315,3 +315,17 @@ def test_imported_results_take_their_own_columns_and_a_cell_with_a_speed(tmp_pat
     cells = [c for c in matrix.cells.values() if c.method == "imported"]
     assert cells and all(c.speed.tokens_per_s for c in cells)  # prompt-only records are not "best"
     assert all(c.state == "unknown" for c in cells)  # llama-bench records no memory figure
+
+
+def test_memory_charts_draw_each_gpus_usable_memory(estimates):
+    from report.charts import figure_spec
+    from report.views import VIEWS
+
+    results = list(load_results([estimates]))
+    spec = figure_spec(VIEWS["memory-speed"], results)
+    lines = {t["name"]: t["x"] for t in spec["data"] if t.get("legendgroup") == "capacity"}
+    assert lines["rtx-4090: 23 GiB usable"] == [23.0, 23.0]
+    assert lines["h100-sxm: 79 GiB usable"] == [79.0, 79.0]
+    assert spec["layout"]["xaxis"]["title"]["text"].startswith("GPU memory (GiB)")
+    landscape = figure_spec(VIEWS["landscape"], results)  # 3D: no line
+    assert not [t for t in landscape["data"] if t.get("legendgroup") == "capacity"]
