@@ -50,7 +50,7 @@ BEST_RULE = (
     "Best setting: the fastest batch-1 decode (per sequence) among the settings that fit; speeds "
     f"within {TIE_SHARE:.0%} of the fastest count as a tie, which goes to the higher precision. "
     "Measured cells win over estimates on the same hardware; an estimate's speed is its expected "
-    f"figure (roofline bound x efficiency). `tight`: above {TIGHT_SHARE:.0%} of usable memory."
+    f"figure (roofline bound x efficiency). Tight: above {TIGHT_SHARE:.0%} of usable memory."
 )
 SpeedLabel = Literal["measured", "imported", "expected", "upper bound"]
 
