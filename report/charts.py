@@ -526,24 +526,34 @@ def pareto_front(points: Sequence[Point], metrics: Sequence[Metric]) -> list[tup
     return sorted(front)
 
 
-def front_trace(data: ChartData, template: Template) -> dict[str, Any] | None:
-    """The Pareto front as a dashed line, where the view asks for it and both metrics have a
-    better direction."""
+def front_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
+    """The Pareto front of each hardware as a dashed line (cells of different machines do not
+    compete), where the view asks for it and both metrics have a better direction."""
+    from report.fit import hardware_of
+
     if not data.view.pareto or any(m.better is None for m in data.metrics[:2]):
-        return None
-    front = pareto_front(data.points + data.context, data.metrics)
-    if len(front) < 2:
-        return None
-    return {
-        "type": "scatter",
-        "mode": "lines",
-        "x": [x for x, _ in front],
-        "y": [y for _, y in front],
-        "name": "Pareto front",
-        "legendgroup": "front",
-        "line": {"color": FRONT_COLOR[template], "width": 2, "dash": "dash"},
-        "hoverinfo": "skip",
-    }
+        return []
+    groups: dict[str, list[Point]] = {}
+    for point in data.points + data.context:
+        groups.setdefault(hardware_of(point.result).id, []).append(point)
+    traces = []
+    for hw_id, points in sorted(groups.items()):
+        front = pareto_front(points, data.metrics)
+        if len(front) < 2:
+            continue
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": [x for x, _ in front],
+                "y": [y for _, y in front],
+                "name": "Pareto front" if len(groups) == 1 else escape(f"Pareto front: {hw_id}"),
+                "legendgroup": "front",
+                "line": {"color": FRONT_COLOR[template], "width": 2, "dash": "dash"},
+                "hoverinfo": "skip",
+            }
+        )
+    return traces
 
 
 def capacity_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
@@ -832,9 +842,7 @@ def _figure_spec(
     level = legend_level(data, static)
     subject = highlight or only
     traces = context_traces(data, template, static) + model_traces(data, level, static)
-    front = front_trace(data, template)
-    if front is not None:
-        traces.append(front)
+    traces += front_traces(data, template)
     traces += capacity_traces(data, template)
     traces += symbol_key_traces(data, template)
     return {"data": traces, "layout": figure_layout(data, template, static, subject)}

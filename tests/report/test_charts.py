@@ -151,7 +151,11 @@ def test_pareto_front_keeps_the_cells_no_other_beats() -> None:
         if (px, py) not in front:
             assert any(fx <= px and fy >= py for fx, fy in front)
     spec = figure_spec(VIEWS["memory-speed"], results)
-    assert any(t.get("name") == "Pareto front" for t in spec["data"])
+    fronts = [t["name"] for t in spec["data"] if t.get("legendgroup") == "front"]
+    assert fronts and all(name.startswith("Pareto front") for name in fronts)
+    one_machine = [r for r in results if r.setting.device == "cuda"]
+    spec = figure_spec(VIEWS["memory-speed"], one_machine)
+    assert [t["name"] for t in spec["data"] if t.get("legendgroup") == "front"] == ["Pareto front"]
 
 
 def test_a_filter_keeps_only_matching_cells() -> None:

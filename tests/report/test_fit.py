@@ -317,7 +317,7 @@ def test_imported_results_take_their_own_columns_and_a_cell_with_a_speed(tmp_pat
     assert all(c.state == "unknown" for c in cells)  # llama-bench records no memory figure
 
 
-def test_memory_charts_draw_each_gpus_usable_memory(estimates):
+def test_memory_charts_draw_each_gpus_usable_memory_and_its_own_pareto_front(estimates):
     from report.charts import figure_spec
     from report.views import VIEWS
 
@@ -327,5 +327,11 @@ def test_memory_charts_draw_each_gpus_usable_memory(estimates):
     assert lines["rtx-4090: 23 GiB usable"] == [23.0, 23.0]
     assert lines["h100-sxm: 79 GiB usable"] == [79.0, 79.0]
     assert spec["layout"]["xaxis"]["title"]["text"].startswith("GPU memory (GiB)")
+    # a Pareto front per hardware: the RTX 4090's holds only cells that fit its 23 GiB
+    fronts = {t["name"]: (t["x"], t["y"]) for t in spec["data"] if t.get("legendgroup") == "front"}
+    assert {"Pareto front: rtx-4090", "Pareto front: h100-sxm"} <= set(fronts)
+    assert max(fronts["Pareto front: rtx-4090"][0]) <= 23
+    # the H100 (3.35 TB/s) front is faster than the RTX 4090 (1 TB/s) one
+    assert max(fronts["Pareto front: h100-sxm"][1]) > 2 * max(fronts["Pareto front: rtx-4090"][1])
     landscape = figure_spec(VIEWS["landscape"], results)  # 3D: no line
     assert not [t for t in landscape["data"] if t.get("legendgroup") == "capacity"]
