@@ -335,3 +335,11 @@ def test_memory_charts_draw_each_gpus_usable_memory_and_its_own_pareto_front(est
     assert max(fronts["Pareto front: h100-sxm"][1]) > 2 * max(fronts["Pareto front: rtx-4090"][1])
     landscape = figure_spec(VIEWS["landscape"], results)  # 3D: no line
     assert not [t for t in landscape["data"] if t.get("legendgroup") == "capacity"]
+
+
+def test_a_model_only_estimated_is_not_said_to_be_measured(estimates):
+    from report.summary import summarize
+
+    summary = summarize(load_results([estimates]))
+    weights = next(f.text for f in summary.model("Llama 3 8B").explanation.facts if f.topic == "Weights")
+    assert "measured at" not in weights and "estimated (not run) at bfloat16" in weights
