@@ -333,6 +333,25 @@ class FitCell:
             return f"no: {size_bytes(self.short_bytes)} short"
         return self.state
 
+    def memory_split(self) -> list[tuple[str, int]]:
+        """Where the best setting's memory goes, as far as its result says: weights, the KV cache
+        (measured cells that record it), the rest (KV cache and activations of an estimate;
+        activations and the runtime of a run), and the hardware's reserve on top."""
+        if self.result is None or self.memory_bytes is None or not self.result.model.weight_bytes:
+            return []
+        weights = self.result.model.weight_bytes
+        kv = self.result.metrics.kv_cache.measured_bytes if self.result.metrics.kv_cache else None
+        parts = [("weights", weights)]
+        if self.result.method == "estimated":
+            parts.append(("KV cache and activations", self.memory_bytes - weights))
+        else:
+            if kv is not None:
+                parts.append(("KV cache", kv))
+            parts.append(("activations and runtime", self.memory_bytes - weights - (kv or 0)))
+        if self.hardware.reserved_bytes:
+            parts.append(("reserve (outside usable)", self.hardware.reserved_bytes))
+        return [(name, max(0, int(n))) for name, n in parts]
+
     def detail(self) -> str:
         """The rest of the cell in one line: batch, context, largest batch, memory; or why not."""
         if not self.shown:
@@ -347,7 +366,8 @@ class FitCell:
         if self.memory_bytes is not None:
             usable = self.usable_memory_bytes
             of = f" of {size_bytes(usable)} usable" if usable is not None else ""
-            parts.append(f"{size_bytes(self.memory_bytes)}{of}")
+            split = " + ".join(f"{name} {size_bytes(n)}" for name, n in self.memory_split())
+            parts.append(f"{size_bytes(self.memory_bytes)}{of}" + (f" ({split})" if split else ""))
         if self.cost_per_million_tokens is not None:
             parts.append(
                 f"${number(self.cost_per_million_tokens)} per million output tokens at "
@@ -394,6 +414,7 @@ class FitCell:
                 "max_batch_from": self.max_batch_from,
                 "cv": self.cv,
                 "noisy": self.noisy,
+                "memory_split_bytes": dict(self.memory_split()),
                 "price_per_hour": self.hardware.price_per_hour,
                 "cost_per_million_tokens": self.cost_per_million_tokens,
             }

@@ -76,6 +76,10 @@ def test_llama3_8b_bf16_fits_a_24gb_rtx_4090_at_batch_1_by_hand(estimates):
     # the largest batch from the memory split: (usable - weights) / (KV + activations per sequence)
     assert cell.max_batch_size == (23 * GiB - weights) // (kv + activations)
     assert cell.max_batch_from == "memory split"
+    split = dict(cell.memory_split())
+    assert split["weights"] == pytest.approx(weights, rel=1e-3)
+    assert split["KV cache and activations"] == pytest.approx(kv + activations, rel=1e-2)
+    assert split["reserve (outside usable)"] == GiB and "weights 15 GiB" in cell.detail()
 
 
 def test_llama3_70b_fits_no_24gb_gpu_at_bf16_int8_or_int4(estimates):
