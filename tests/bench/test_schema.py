@@ -81,20 +81,20 @@ def test_result_rejects_bad_values(over, field):
 
 def test_metric_registry_describes_every_metric_once_with_units():
     assert len({m.label for m in METRICS.values()}) == len(METRICS)
-    assert metric("peak_memory").title("cpu") == "Peak RSS (GB)"
-    assert metric("peak_memory").title("gpu") == "Peak GPU memory (GB)"
+    assert metric("peak_memory").title("cpu") == "Peak RSS (GiB)"
+    assert metric("peak_memory").title("gpu") == "GPU memory (GiB)"
     with pytest.raises(KeyError, match="unknown metric"):
         metric("nope")
 
 
 def test_peak_memory_picks_rss_on_cpu_and_nvml_on_gpu():
-    cpu = Result.model_validate(_minimal(metrics={"memory": {"peak_rss_bytes": 2_000_000_000}}))
-    assert metric("peak_memory").display(cpu) == pytest.approx(2.0)
+    cpu = Result.model_validate(_minimal(metrics={"memory": {"peak_rss_bytes": 2 * 2**30}}))
+    assert metric("peak_memory").display(cpu) == pytest.approx(2.0)  # GiB
     gpu = Result.model_validate(
         _minimal(
             setting={**_minimal()["setting"], "device": "cuda"},
             metrics={
-                "memory": {"peak_process_bytes": 3_000_000_000, "peak_reserved_bytes": 1, "peak_rss_bytes": 5}
+                "memory": {"peak_process_bytes": 3 * 2**30, "peak_reserved_bytes": 1, "peak_rss_bytes": 5}
             },
         )
     )
