@@ -114,6 +114,7 @@ def reserved_bytes(path: Path = HARDWARE_FILE) -> int:
     return int(_catalog_file(path).reserved_gib * GiB)
 
 
+@lru_cache(maxsize=4)
 def decode_efficiencies(path: Path = HARDWARE_FILE) -> dict[tuple[str, str], Efficiency]:
     """The catalog's default decode efficiencies by (hardware kind, engine)."""
     return {
@@ -160,6 +161,7 @@ def normalise_gpu_name(name: str) -> str:
     return " ".join(re.sub(r"[-_/,()]+", " ", text).split())
 
 
+@lru_cache(maxsize=256)
 def match_gpu(name: str) -> Hardware | None:
     """The catalog entry for a GPU name as CUDA or NVML reports it, or None when none fits."""
     normal = normalise_gpu_name(name)

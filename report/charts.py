@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from bench.schema import METRICS, Metric, Result, device_kind
 from report.load import result_order
-from report.text import count, metric_value, setting_text
+from report.text import count, metric_value, number, setting_text
 from report.views import VIEWS, View
 
 Template = Literal["light", "dark", "presentation"]
@@ -162,6 +162,7 @@ class Point:
 
     result: Result
     values: tuple[float, ...]
+    expected: str = ""  # an estimate: its expected decode speed beside the bound (report.fit)
 
 
 @dataclass
@@ -238,6 +239,7 @@ def _chart_data(
     )
     ok = [r for r in chosen if r.status == "ok"]
     metrics = tuple(axis.choose(ok) for axis in view.axes())
+    expected = _expected_notes([r for r in ok if r.method == "estimated"], results)
     data = ChartData(view=view, metrics=metrics, failed=[r for r in chosen if r.status != "ok"])
     if highlight is not None:
         data.failed = [r for r in data.failed if r.model.name == highlight]
@@ -248,7 +250,11 @@ def _chart_data(
             if value is None or not math.isfinite(value) or (axis.is_log(metric) and value <= 0):
                 break
             values.append(value)
-        point = Point(result, tuple(values)) if len(values) == len(metrics) else None
+        point = (
+            Point(result, tuple(values), expected.get(id(result), ""))
+            if len(values) == len(metrics)
+            else None
+        )
         is_context = highlight is not None and result.model.name != highlight
         if point is None:
             if not is_context:
@@ -260,6 +266,26 @@ def _chart_data(
             data.points.append(point)
     data.device_kinds = tuple(sorted({device_kind(p.result) for p in data.points + data.context}))
     return data
+
+
+def _expected_notes(estimates: Sequence[Result], results: Iterable[Result]) -> dict[int, str]:
+    """By id(result): an estimate's expected decode speed (the roofline bound x an efficiency, as
+    the fit matrix counts it, report.fit) in a line for its hover."""
+    if not estimates:
+        return {}
+    from report.fit import hardware_of, measured_efficiencies, speed_of
+
+    measured = measured_efficiencies(results)
+    notes = {}
+    for result in estimates:
+        speed = speed_of(result, hardware_of(result), measured)
+        if speed.label == "expected" and speed.efficiency is not None:
+            notes[id(result)] = (
+                f"expected {number(speed.tokens_per_s)} tok/s: the bound x {speed.efficiency:.0%} efficiency"
+            )
+        else:
+            notes[id(result)] = "no efficiency known: the speed shown is an upper bound"
+    return notes
 
 
 # --------------------------------------------------------------------------- text
@@ -297,6 +323,8 @@ def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
             lines.append(e(" · ".join(key[2:])))
     method = "estimated: roofline upper bound, not a run" if r.method == "estimated" else r.method
     lines.append(f"{method} · suite {e(r.suite)}")
+    if point.expected:
+        lines.append(e(point.expected))
     return "<br>".join(lines)
 
 

@@ -337,6 +337,9 @@ def test_memory_charts_draw_each_gpus_usable_memory_and_its_own_pareto_front(est
     assert max(fronts["Pareto front: rtx-4090"][0]) <= 23
     # the H100 (3.35 TB/s) front is faster than the RTX 4090 (1 TB/s) one
     assert max(fronts["Pareto front: h100-sxm"][1]) > 2 * max(fronts["Pareto front: rtx-4090"][1])
+    # an estimate's hover gives the bound (the plotted speed) and the expected figure beside it
+    hovers = [text for t in spec["data"] for text in (t.get("text") or []) if "Llama 3 8B" in text]
+    assert hovers and all("roofline upper bound" in h and "x 17% efficiency" in h for h in hovers)
     landscape = figure_spec(VIEWS["landscape"], results)  # 3D: no line
     assert not [t for t in landscape["data"] if t.get("legendgroup") == "capacity"]
 
