@@ -163,6 +163,7 @@ class Point:
     result: Result
     values: tuple[float, ...]
     expected: str = ""  # an estimate: its expected decode speed beside the bound (report.fit)
+    frame: str = ""  # the hardware and method it belongs to (frame_of): cells of one frame compete
 
 
 @dataclass
@@ -176,6 +177,14 @@ class ChartData:
     failed: list[Result] = field(default_factory=list)  # status != ok: listed, never plotted
     missing: list[tuple[Result, str]] = field(default_factory=list)  # ok, no value: (result, metric label)
     device_kinds: tuple[str, ...] = ()
+
+    @property
+    def frames(self) -> list[str]:
+        """The frames of the plotted cells: measured (and imported) ones first, then those with
+        the most of the view's own cells (not the grey ones of other models), then by name."""
+        own = Counter(p.frame for p in self.points)
+        names = {p.frame for p in self.points + self.context}
+        return sorted(names, key=lambda f: (f.endswith("(estimated)"), -own[f], f))
 
     @property
     def models(self) -> list[str]:
@@ -251,7 +260,7 @@ def _chart_data(
                 break
             values.append(value)
         point = (
-            Point(result, tuple(values), expected.get(id(result), ""))
+            Point(result, tuple(values), expected.get(id(result), ""), frame_of(result))
             if len(values) == len(metrics)
             else None
         )
@@ -266,6 +275,14 @@ def _chart_data(
             data.points.append(point)
     data.device_kinds = tuple(sorted({device_kind(p.result) for p in data.points + data.context}))
     return data
+
+
+def frame_of(result: Result) -> str:
+    """The frame a cell is drawn in: its hardware (report.fit's id) and how its figures were
+    obtained, 'rtx-4090 (estimated)': measured, estimated and imported cells never compete."""
+    from report.fit import hardware_of
+
+    return f"{hardware_of(result).id} ({result.method})"
 
 
 def _expected_notes(estimates: Sequence[Result], results: Iterable[Result]) -> dict[int, str]:
@@ -471,19 +488,36 @@ def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, An
             legend_group = f"{level}:{entry}"
             title = f"<b>{escape(_short(group, static))}</b>" if level == "model" and i == 0 else None
             traces.append(legend_entry(view, dims, escape(_short(entry, static)), legend_group, color, title))
-            marker = _marker(view, points, color, size)
-            traces.append(
-                _scatter(
+            for frame, framed in _by_frame(points, static):
+                trace = _scatter(
                     view,
-                    points,
+                    framed,
                     data.metrics,
                     static,
                     name=escape(entry),
                     legendgroup=legend_group,
-                    marker=marker,
+                    marker=_marker(view, framed, color, size),
                 )
-            )
+                traces.append(_in_frames(trace, [frame] if frame else []))
     return traces
+
+
+def _by_frame(points: Sequence[Point], static: bool) -> list[tuple[str, list[Point]]]:
+    """Points split by frame for an interactive chart (its selector shows one frame at a time);
+    a static image draws them in one trace (frame '')."""
+    if static:
+        return [("", list(points))]
+    frames: dict[str, list[Point]] = {}
+    for point in points:
+        frames.setdefault(point.frame, []).append(point)
+    return sorted(frames.items())
+
+
+def _in_frames(trace: dict[str, Any], frames: Sequence[str]) -> dict[str, Any]:
+    """Mark a trace as drawn in these frames (none: in every frame)."""
+    if frames:
+        trace["meta"] = {"frames": list(frames)}
+    return trace
 
 
 def context_traces(data: ChartData, template: Template, static: bool) -> list[dict[str, Any]]:
@@ -492,18 +526,15 @@ def context_traces(data: ChartData, template: Template, static: bool) -> list[di
         return []
     grey = CONTEXT_GREY[template]
     size = marker_size(data.view, len(data.points) + len(data.context), static) * 0.8
-    marker = _marker(data.view, data.context, grey, size)
-    marker["opacity"] = 0.5
-    trace = _scatter(
-        data.view,
-        data.context,
-        data.metrics,
-        static,
-        name="Other models",
-        legendgroup="context",
-        marker=marker,
-    )
-    return [legend_entry(data.view, len(data.metrics), "Other models", "context", grey), trace]
+    traces = [legend_entry(data.view, len(data.metrics), "Other models", "context", grey)]
+    for frame, framed in _by_frame(data.context, static):
+        marker = _marker(data.view, framed, grey, size)
+        marker["opacity"] = 0.5
+        trace = _scatter(
+            data.view, framed, data.metrics, static, name="Other models", legendgroup="context", marker=marker
+        )
+        traces.append(_in_frames(trace, [frame] if frame else []))
+    return traces
 
 
 def symbol_key_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
@@ -555,32 +586,30 @@ def pareto_front(points: Sequence[Point], metrics: Sequence[Metric]) -> list[tup
 
 
 def front_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
-    """The Pareto front of each hardware as a dashed line (cells of different machines do not
-    compete), where the view asks for it and both metrics have a better direction."""
-    from report.fit import hardware_of
-
+    """The Pareto front of each frame (hardware and method: cells of different machines, and
+    measurements and estimates, do not compete) as a dashed line, where the view asks for it and
+    both metrics have a better direction."""
     if not data.view.pareto or any(m.better is None for m in data.metrics[:2]):
         return []
     groups: dict[str, list[Point]] = {}
     for point in data.points + data.context:
-        groups.setdefault(hardware_of(point.result).id, []).append(point)
+        groups.setdefault(point.frame, []).append(point)
     traces = []
-    for hw_id, points in sorted(groups.items()):
+    for frame, points in sorted(groups.items()):
         front = pareto_front(points, data.metrics)
         if len(front) < 2:
             continue
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "x": [x for x, _ in front],
-                "y": [y for _, y in front],
-                "name": "Pareto front" if len(groups) == 1 else escape(f"Pareto front: {hw_id}"),
-                "legendgroup": "front",
-                "line": {"color": FRONT_COLOR[template], "width": 2, "dash": "dash"},
-                "hoverinfo": "skip",
-            }
-        )
+        trace = {
+            "type": "scatter",
+            "mode": "lines",
+            "x": [x for x, _ in front],
+            "y": [y for _, y in front],
+            "name": "Pareto front" if len(groups) == 1 else escape(f"Pareto front: {frame}"),
+            "legendgroup": "front",
+            "line": {"color": FRONT_COLOR[template], "width": 2, "dash": "dash"},
+            "hoverinfo": "skip",
+        }
+        traces.append(_in_frames(trace, [frame]))
     return traces
 
 
@@ -596,10 +625,12 @@ def capacity_traces(data: ChartData, template: Template) -> list[dict[str, Any]]
     if not ys:
         return []
     usable: dict[str, tuple[str, int]] = {}
+    frames: dict[str, set[str]] = {}
     for point in points:
         hw = hardware_of(point.result)
         if hw.kind == "gpu" and hw.usable_memory_bytes is not None:
             usable.setdefault(hw.id, (hw.name, hw.usable_memory_bytes))
+            frames.setdefault(hw.id, set()).add(point.frame)
     scale = data.metrics[0].scale
     traces = []
     for hw_id, (name, limit) in sorted(usable.items()):
@@ -617,6 +648,7 @@ def capacity_traces(data: ChartData, template: Template) -> list[dict[str, Any]]
                     f"{name}: {x:.3g} {data.metrics[0].unit} usable (memory less the reserve)"
                 ),
                 "hoverinfo": "text",
+                "meta": {"frames": sorted(frames[hw_id])},
             }
         )
     return traces
@@ -873,7 +905,36 @@ def _figure_spec(
     traces += front_traces(data, template)
     traces += capacity_traces(data, template)
     traces += symbol_key_traces(data, template)
-    return {"data": traces, "layout": figure_layout(data, template, static, subject)}
+    layout = figure_layout(data, template, static, subject)
+    if not static:
+        frame_selector(traces, layout, data.frames)
+    return {"data": traces, "layout": layout}
+
+
+ALL_FRAMES = "all, mixed"
+
+
+def frame_selector(traces: list[dict[str, Any]], layout: dict[str, Any], frames: Sequence[str]) -> None:
+    """Where cells of several frames (hardware and method) are plotted, show the first frame and
+    add a dropdown that shows another one, or all of them mixed; static images draw them all."""
+    if len(frames) < 2:
+        for trace in traces:
+            trace.pop("meta", None)
+        return
+
+    def visible(frame: str) -> list[bool]:
+        return [frame == ALL_FRAMES or frame in t.get("meta", {}).get("frames", [frame]) for t in traces]
+
+    for trace, shown in zip(traces, visible(frames[0]), strict=True):
+        trace["visible"] = shown
+    buttons = [
+        {"label": escape(frame), "method": "restyle", "args": [{"visible": visible(frame)}]}
+        for frame in [*frames, ALL_FRAMES]
+    ]
+    layout["updatemenus"] = [
+        {"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0, "xanchor": "left", "y": 1.0,
+         "yanchor": "bottom", "showactive": True, "pad": {"b": 4}}
+    ]  # fmt: skip
 
 
 def build_figure(

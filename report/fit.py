@@ -40,7 +40,7 @@ from bench import hardware as catalog
 from bench.configkeys import DTYPE_BYTES
 from bench.roofline import KV_STORAGE, SCHEMES
 from bench.schema import Result, device_kind, peak_memory_bytes, slugify
-from report.text import failure_reason, number, precision_text, size_bytes
+from report.text import cut, failure_reason, number, precision_text, size_bytes
 
 State = Literal["fits", "tight", "no", "unknown", "failed", "untested"]
 TIGHT_SHARE = 0.9  # above this share of usable memory a fit is `tight`
@@ -351,6 +351,21 @@ class FitCell:
         if self.hardware.reserved_bytes:
             parts.append(("reserve (outside usable)", self.hardware.reserved_bytes))
         return [(name, max(0, int(n))) for name, n in parts]
+
+    def short_detail(self) -> str:
+        """The cell's setting in a few words for a large table: 'batch 1 · 2,112 tokens · up to
+        batch 55 · 15.5 of 23 GiB'; or why not (cut)."""
+        if not self.shown:
+            return cut(self.reason or "", 160)
+        parts = [f"batch {self.batch_size}", f"{self.context_tokens:,} tokens"]
+        if self.max_batch_size is not None:
+            parts.append(f"up to batch {self.max_batch_size:,}")
+        if self.memory_bytes is not None:
+            usable = self.usable_memory_bytes
+            parts.append(
+                size_bytes(self.memory_bytes) + (f" of {size_bytes(usable)}" if usable is not None else "")
+            )
+        return " · ".join(parts)
 
     def detail(self) -> str:
         """The rest of the cell in one line: batch, context, largest batch, memory; or why not."""

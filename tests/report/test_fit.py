@@ -322,6 +322,7 @@ def test_imported_results_take_their_own_columns_and_a_cell_with_a_speed(tmp_pat
 
 
 def test_memory_charts_draw_each_gpus_usable_memory_and_its_own_pareto_front(estimates):
+    """Capacity lines, a front per frame (hardware and method), and the expected figure in hover."""
     from report.charts import figure_spec
     from report.views import VIEWS
 
@@ -333,10 +334,11 @@ def test_memory_charts_draw_each_gpus_usable_memory_and_its_own_pareto_front(est
     assert spec["layout"]["xaxis"]["title"]["text"].startswith("GPU memory (GiB)")
     # a Pareto front per hardware: the RTX 4090's holds only cells that fit its 23 GiB
     fronts = {t["name"]: (t["x"], t["y"]) for t in spec["data"] if t.get("legendgroup") == "front"}
-    assert {"Pareto front: rtx-4090", "Pareto front: h100-sxm"} <= set(fronts)
-    assert max(fronts["Pareto front: rtx-4090"][0]) <= 23
+    rtx, h100 = "Pareto front: rtx-4090 (estimated)", "Pareto front: h100-sxm (estimated)"
+    assert {rtx, h100} <= set(fronts)
+    assert max(fronts[rtx][0]) <= 23
     # the H100 (3.35 TB/s) front is faster than the RTX 4090 (1 TB/s) one
-    assert max(fronts["Pareto front: h100-sxm"][1]) > 2 * max(fronts["Pareto front: rtx-4090"][1])
+    assert max(fronts[h100][1]) > 2 * max(fronts[rtx][1])
     # an estimate's hover gives the bound (the plotted speed) and the expected figure beside it
     hovers = [text for t in spec["data"] for text in (t.get("text") or []) if "Llama 3 8B" in text]
     assert hovers and all("roofline upper bound" in h and "x 17% efficiency" in h for h in hovers)
@@ -350,3 +352,33 @@ def test_a_model_only_estimated_is_not_said_to_be_measured(estimates):
     summary = summarize(load_results([estimates]))
     weights = next(f.text for f in summary.model("Llama 3 8B").explanation.facts if f.topic == "Weights")
     assert "measured at" not in weights and "estimated (not run) at bfloat16" in weights
+
+
+def test_measured_and_estimated_cells_never_share_a_frame_by_default():
+    from report.charts import ALL_FRAMES, figure_spec
+    from report.views import VIEWS
+    from tests.report.chart_fixtures import small_set
+
+    results = small_set(xss=False)  # a CPU, an H100 and RTX 4090 estimates
+    for view in ("landscape", "memory-speed"):
+        spec = figure_spec(VIEWS[view], results)
+        (menu,) = spec["layout"]["updatemenus"]
+        labels = [b["label"] for b in menu["buttons"]]
+        assert labels[-1] == ALL_FRAMES and "rtx-4090 (estimated)" in labels and len(labels) >= 3
+        shown = [
+            t
+            for t in spec["data"]
+            if t.get("visible", True) and t.get("mode") == "markers" and t["x"][0] is not None
+        ]
+        frames = {f for t in shown for f in t["meta"]["frames"]}
+        assert len(frames) == 1 and frames == {labels[0]}, frames  # the first frame alone
+        for button in menu["buttons"][:-1]:  # each frame's button shows that frame's cells only
+            visible = [
+                t
+                for t, v in zip(spec["data"], button["args"][0]["visible"], strict=True)
+                if v and "meta" in t
+            ]
+            assert {f for t in visible for f in t["meta"]["frames"]} == {button["label"]}
+        assert all(menu["buttons"][-1]["args"][0]["visible"])
+    static = figure_spec(VIEWS["landscape"], results, static=True)  # pictures draw every frame
+    assert "updatemenus" not in static["layout"] and all(t.get("visible", True) for t in static["data"])
