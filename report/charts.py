@@ -468,7 +468,7 @@ def legend_entry(
     return trace
 
 
-def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, Any]]:
+def model_traces(data: ChartData, level: str, static: bool, split: bool = False) -> list[dict[str, Any]]:
     """The coloured traces: per model under a family title, or per colour group; each with its
     legend entry, sharing a legend group so a click shows or hides the model (or family)."""
     view = data.view
@@ -488,7 +488,7 @@ def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, An
             legend_group = f"{level}:{entry}"
             title = f"<b>{escape(_short(group, static))}</b>" if level == "model" and i == 0 else None
             traces.append(legend_entry(view, dims, escape(_short(entry, static)), legend_group, color, title))
-            for frame, framed in _by_frame(points, static):
+            for frame, framed in _by_frame(points, split):
                 trace = _scatter(
                     view,
                     framed,
@@ -502,10 +502,10 @@ def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, An
     return traces
 
 
-def _by_frame(points: Sequence[Point], static: bool) -> list[tuple[str, list[Point]]]:
-    """Points split by frame for an interactive chart (its selector shows one frame at a time);
-    a static image draws them in one trace (frame '')."""
-    if static:
+def _by_frame(points: Sequence[Point], split: bool) -> list[tuple[str, list[Point]]]:
+    """Points split by frame where the chart gets a frame selector (interactive: it shows one
+    frame at a time); otherwise one group, frame '' (a static image draws every frame)."""
+    if not split:
         return [("", list(points))]
     frames: dict[str, list[Point]] = {}
     for point in points:
@@ -520,14 +520,16 @@ def _in_frames(trace: dict[str, Any], frames: Sequence[str]) -> dict[str, Any]:
     return trace
 
 
-def context_traces(data: ChartData, template: Template, static: bool) -> list[dict[str, Any]]:
+def context_traces(
+    data: ChartData, template: Template, static: bool, split: bool = False
+) -> list[dict[str, Any]]:
     """Every other model in one grey trace, under the highlighted one, with its legend entry."""
     if not data.context:
         return []
     grey = CONTEXT_GREY[template]
     size = marker_size(data.view, len(data.points) + len(data.context), static) * 0.8
     traces = [legend_entry(data.view, len(data.metrics), "Other models", "context", grey)]
-    for frame, framed in _by_frame(data.context, static):
+    for frame, framed in _by_frame(data.context, split):
         marker = _marker(data.view, framed, grey, size)
         marker["opacity"] = 0.5
         trace = _scatter(
@@ -872,20 +874,24 @@ def figure_spec(
     highlight: str | None = None,
     only: str | None = None,
     data: ChartData | None = None,
+    frames: bool = True,
 ) -> dict[str, Any]:
     """A view of the results as a plotly figure dict (unvalidated: fast). `static` sizes text
-    and legend for a 960x540 image; `highlight`/`only` take a model name (model pages).
-    The dict is the caller's to change (inside reuse_figures, a copy of the one drawn)."""
+    and legend for a 960x540 image; `highlight`/`only` take a model name (model pages);
+    `frames=False` draws every frame (hardware and method) at once without the selector, as a
+    static image does. The dict is the caller's to change (inside reuse_figures, a copy of the
+    one drawn)."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
     results = results if isinstance(results, (list, tuple)) else list(results)
-    key = _memo_key("spec", view, results, template, static, highlight, only)
+    split = frames and not static
+    key = _memo_key("spec", view, results, template, static, highlight, only, split)
     if key is not None and _memo is not None:
         if key not in _memo:
-            spec = _figure_spec(view, results, template, static, highlight, only, data)
+            spec = _figure_spec(view, results, template, static, highlight, only, data, split)
             _memo[key] = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
         return pickle.loads(_memo[key])  # a copy: several times faster than deepcopy for plain data
-    return _figure_spec(view, results, template, static, highlight, only, data)
+    return _figure_spec(view, results, template, static, highlight, only, data, split)
 
 
 def _figure_spec(
@@ -896,18 +902,22 @@ def _figure_spec(
     highlight: str | None,
     only: str | None,
     data: ChartData | None,
+    split: bool,
 ) -> dict[str, Any]:
     if data is None:
         data = chart_data(view, results, highlight=highlight, only=only)
     level = legend_level(data, static)
     subject = highlight or only
-    traces = context_traces(data, template, static) + model_traces(data, level, static)
+    traces = context_traces(data, template, static, split) + model_traces(data, level, static, split)
     traces += front_traces(data, template)
     traces += capacity_traces(data, template)
     traces += symbol_key_traces(data, template)
     layout = figure_layout(data, template, static, subject)
-    if not static:
+    if split:
         frame_selector(traces, layout, data.frames)
+    else:
+        for trace in traces:
+            trace.pop("meta", None)
     return {"data": traces, "layout": layout}
 
 

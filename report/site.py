@@ -425,7 +425,8 @@ def slide_charts(results: Sequence[Result], views: Mapping[str, Any] | None = No
 
     out = []
     for view in report_views.deck_views(views if views is not None else report_views.VIEWS):
-        spec = charts.figure_spec(view, list(results), "light")
+        # every frame at once, as the deck's images: a slide stays light and matches its picture
+        spec = charts.figure_spec(view, list(results), "light", frames=False)
         spec = short_hover(untitled(spec, charts.title_band_px(static=False)))
         spec["layout"].pop("height", None)  # the slide's box sets the size
         spec["layout"]["autosize"] = True
