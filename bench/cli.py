@@ -24,7 +24,7 @@ from rich.table import Table
 from bench import cluster, estimate, methods, runner, store
 from bench.environment import git_commit
 from bench.safetext import markup_safe
-from bench.schema import SCHEMA_FILE, json_schema_text
+from bench.schema import METRICS, SCHEMA_FILE, json_schema_text
 from bench.suite import MAX_CELLS, Plan, SuiteError, default_suite_path, plan
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3
@@ -144,7 +144,7 @@ def print_summary(console: Console, reports: list[runner.CellReport], wall_s: fl
         ("status", "left"),
         ("decode tok/s", "right"),
         ("roofline %", "right"),
-        ("peak GB", "right"),
+        (f"peak {METRICS['peak_memory'].unit}", "right"),
         ("error", "left"),
     ]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
@@ -156,7 +156,7 @@ def print_summary(console: Console, reports: list[runner.CellReport], wall_s: fl
             f"[{style}]{row['status']}[/]",
             _fmt(row["decode_tok_s"], ".1f"),
             _efficiency(row["efficiency"]),
-            _fmt(row["peak_gb"], ".3f"),
+            _fmt(row["peak_memory"], ".3f"),
             markup_safe(row["error"]),
         )
     console.print(table)

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from bench import __version__, hardware
-from bench.hardware import Hardware
+from bench.hardware import GiB, Hardware
 from bench.roofline import (
     SCHEMES,
     ModelShape,
@@ -176,9 +176,9 @@ def estimate_cell(
         error = ErrorInfo(
             type="EstimatedOOM",
             message=(
-                f"needs {memory.total / 1e9:.1f} GB (weights {memory.weights / 1e9:.1f}, KV cache "
-                f"{memory.kv_cache / 1e9:.1f}, activations {memory.activations / 1e9:.1f}); {hw.id} has "
-                f"{usable / 1e9:.1f} GB usable"
+                f"needs {memory.total / GiB:.1f} GiB (weights {memory.weights / GiB:.1f}, KV cache "
+                f"{memory.kv_cache / GiB:.1f}, activations {memory.activations / GiB:.1f}); {hw.id} has "
+                f"{usable / GiB:.1f} GiB usable"
             ),
         )
     else:

@@ -36,6 +36,7 @@ class Hardware:
     peak_flops: dict[str, float]  # "float32", "bfloat16", "float16", "int8" -> FLOP/s
     source: str
     reserved_bytes: int = 0  # memory a model cannot use (CUDA context and workspaces)
+    price_per_hour: float | None = None  # USD per hour (bench/hardware.yaml; the report can override it)
     # (working-set bytes, bytes/s), non-increasing, ending at `bandwidth_bytes_per_s`: what a
     # working set of at least that size can read at (CPU: measured through the caches, see
     # cpuprobe.CPUFigures.bandwidth_curve). Empty: `bandwidth_bytes_per_s` whatever the size.
@@ -73,6 +74,7 @@ class _GPUEntry(_Strict):
     bandwidth_gb_s: float = Field(gt=0)
     tflops: dict[str, float]
     source: str = Field(min_length=20)  # a citation, not a placeholder
+    price_per_hour: float | None = Field(default=None, gt=0)  # USD to rent one, where a source gives it
 
     @field_validator("match")
     @classmethod
@@ -82,17 +84,56 @@ class _GPUEntry(_Strict):
         return patterns
 
 
+class _Efficiency(_Strict):
+    value: float = Field(gt=0, le=1)
+    source: str = Field(min_length=20)
+
+
 class _CatalogFile(_Strict):
     reserved_gib: float = Field(ge=0)
+    decode_efficiency: dict[Literal["gpu", "cpu"], dict[str, _Efficiency]] = Field(default_factory=dict)
     gpus: dict[str, _GPUEntry]
     cpu: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """A share of the roofline bound that a real decode reaches, and where the figure comes from."""
+
+    value: float
+    source: str
+
+
+@lru_cache(maxsize=4)
+def _catalog_file(path: Path = HARDWARE_FILE) -> _CatalogFile:
+    return _CatalogFile.model_validate(yaml.safe_load(path.read_text()))
+
+
+def reserved_bytes(path: Path = HARDWARE_FILE) -> int:
+    """Memory a model cannot use on a GPU (CUDA context, workspaces): the catalog's reserved_gib."""
+    return int(_catalog_file(path).reserved_gib * GiB)
+
+
+@lru_cache(maxsize=4)
+def decode_efficiencies(path: Path = HARDWARE_FILE) -> dict[tuple[str, str], Efficiency]:
+    """The catalog's default decode efficiencies by (hardware kind, engine)."""
+    return {
+        (kind, engine): Efficiency(entry.value, " ".join(entry.source.split()))
+        for kind, engines in _catalog_file(path).decode_efficiency.items()
+        for engine, entry in engines.items()
+    }
+
+
+def decode_efficiency(kind: str, engine: str, path: Path = HARDWARE_FILE) -> Efficiency | None:
+    """The catalog's default decode efficiency for a hardware kind and engine, or None."""
+    return decode_efficiencies(path).get((kind, engine))
 
 
 @lru_cache(maxsize=4)
 def catalog(path: Path = HARDWARE_FILE) -> dict[str, Hardware]:
     """The GPUs of the catalog file by id, validated."""
-    data = _CatalogFile.model_validate(yaml.safe_load(path.read_text()))
-    reserved = int(data.reserved_gib * GiB)
+    data = _catalog_file(path)
+    reserved = reserved_bytes(path)
     return {
         gpu_id: Hardware(
             id=gpu_id,
@@ -103,6 +144,7 @@ def catalog(path: Path = HARDWARE_FILE) -> dict[str, Hardware]:
             peak_flops={dtype: tflops * 1e12 for dtype, tflops in entry.tflops.items()},
             source=" ".join(entry.source.split()),
             reserved_bytes=reserved,
+            price_per_hour=entry.price_per_hour,
             patterns=tuple(entry.match),
         )
         for gpu_id, entry in data.gpus.items()
@@ -119,6 +161,7 @@ def normalise_gpu_name(name: str) -> str:
     return " ".join(re.sub(r"[-_/,()]+", " ", text).split())
 
 
+@lru_cache(maxsize=256)
 def match_gpu(name: str) -> Hardware | None:
     """The catalog entry for a GPU name as CUDA or NVML reports it, or None when none fits."""
     normal = normalise_gpu_name(name)

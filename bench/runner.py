@@ -329,7 +329,7 @@ def summary_rows(reports: list[CellReport]) -> list[dict[str, Any]]:
                 "status": r.result.status + (" (cached)" if r.reused else ""),
                 "decode_tok_s": METRICS["decode_tokens_per_s"].value(r.result),
                 "efficiency": METRICS["roofline_efficiency"].value(r.result),
-                "peak_gb": METRICS["peak_memory"].display(r.result),
+                "peak_memory": METRICS["peak_memory"].display(r.result),
                 "error": headline(r.result.error.message)[:80] if r.result.error else "",
             }
         )

@@ -342,7 +342,7 @@ class Metric:
     better: Literal["higher", "lower"] | None
     description: str  # how it is measured (the methodology page prints this)
     get: Callable[[Result], float | int | None]
-    scale: float = 1.0  # multiply the raw value for display (bytes -> GB)
+    scale: float = 1.0  # multiply the raw value for display (bytes -> GiB, GB)
     cpu_label: str | None = None  # a different name where the result ran on a CPU
 
     def value(self, result: Result) -> float | None:
@@ -365,6 +365,7 @@ class Metric:
 
 
 GB = 1e-9
+GiB = 1 / 2**30  # memory sizes are binary, as GPUs are sized ("80GB" is 80 GiB of HBM)
 
 
 def device_kind(result: Result) -> str:
@@ -428,24 +429,24 @@ METRICS: dict[str, Metric] = {
         Metric(
             "weight_bytes",
             "Weight memory",
-            "GB",
+            "GiB",
             True,
             "lower",
             "Bytes of every parameter and buffer at the cell's dtype and quantization.",
             lambda r: r.model.weight_bytes,
-            scale=GB,
+            scale=GiB,
         ),
         Metric(
             "peak_memory",
-            "Peak GPU memory",
-            "GB",
+            "GPU memory",
+            "GiB",
             False,
             "lower",
             "On GPU, the process's peak memory as NVML reports it, sampled in the background "
             "(torch's peak reserved bytes where NVML cannot see processes); on CPU, the cell "
             "process's peak resident set size; for estimates, weights plus KV cache plus activations.",
             peak_memory_bytes,
-            scale=GB,
+            scale=GiB,
             cpu_label="Peak RSS",
         ),
         Metric(
@@ -601,13 +602,13 @@ METRICS: dict[str, Metric] = {
         Metric(
             "kv_cache_bytes",
             "KV cache held",
-            "GB",
+            "GiB",
             True,
             "lower",
             "Bytes the KV cache object held after the last timed run (quantized states, scales and "
             "full-precision residual windows included; a static cache counts every allocated position).",
             lambda r: r.metrics.kv_cache.measured_bytes if r.metrics.kv_cache else None,
-            scale=GB,
+            scale=GiB,
         ),
         Metric(
             "batch_size",

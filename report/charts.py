@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from bench.schema import METRICS, Metric, Result, device_kind
 from report.load import result_order
-from report.text import count, method_text, metric_value, setting_text
+from report.text import count, method_text, metric_value, number, setting_text, variant_parts
 from report.views import VIEWS, View
 
 Template = Literal["light", "dark", "presentation"]
@@ -125,12 +125,8 @@ def precision(result: Result) -> str:
     its engine and KV cache format where they are not the defaults: "int4 · compiled · KV fp8".
     The marker symbol follows the number format alone; the symbol key names every variant."""
     s = result.setting
-    parts = [s.quantization if s.quantization and s.quantization.lower() != "none" else s.dtype]
-    if s.engine != "eager":
-        parts.append(s.engine)
-    if s.kv_cache != "model":
-        parts.append(f"KV {s.kv_cache}")
-    return VARIANT_SEP.join(parts)
+    number_format = s.quantization if s.quantization and s.quantization.lower() != "none" else s.dtype
+    return VARIANT_SEP.join([number_format, *variant_parts(result)])
 
 
 def category_value(result: Result, category: str) -> str:
@@ -177,6 +173,8 @@ class Point:
 
     result: Result
     values: tuple[float, ...]
+    expected: str = ""  # an estimate: its expected decode speed beside the bound (report.fit)
+    frame: str = ""  # the hardware and method it belongs to (frame_of): cells of one frame compete
 
 
 @dataclass
@@ -190,6 +188,14 @@ class ChartData:
     failed: list[Result] = field(default_factory=list)  # status != ok: listed, never plotted
     missing: list[tuple[Result, str]] = field(default_factory=list)  # ok, no value: (result, metric label)
     device_kinds: tuple[str, ...] = ()
+
+    @property
+    def frames(self) -> list[str]:
+        """The frames of the plotted cells: measured (and imported) ones first, then those with
+        the most of the view's own cells (not the grey ones of other models), then by name."""
+        own = Counter(p.frame for p in self.points)
+        names = {p.frame for p in self.points + self.context}
+        return sorted(names, key=lambda f: (f.endswith("(estimated)"), -own[f], f))
 
     @property
     def models(self) -> list[str]:
@@ -253,6 +259,7 @@ def _chart_data(
     )
     ok = [r for r in chosen if r.status == "ok"]
     metrics = tuple(axis.choose(ok) for axis in view.axes())
+    expected = _expected_notes([r for r in ok if r.method == "estimated"], results)
     data = ChartData(view=view, metrics=metrics, failed=[r for r in chosen if r.status != "ok"])
     if highlight is not None:
         data.failed = [r for r in data.failed if r.model.name == highlight]
@@ -263,7 +270,11 @@ def _chart_data(
             if value is None or not math.isfinite(value) or (axis.is_log(metric) and value <= 0):
                 break
             values.append(value)
-        point = Point(result, tuple(values)) if len(values) == len(metrics) else None
+        point = (
+            Point(result, tuple(values), expected.get(id(result), ""), frame_of(result))
+            if len(values) == len(metrics)
+            else None
+        )
         is_context = highlight is not None and result.model.name != highlight
         if point is None:
             if not is_context:
@@ -275,6 +286,34 @@ def _chart_data(
             data.points.append(point)
     data.device_kinds = tuple(sorted({device_kind(p.result) for p in data.points + data.context}))
     return data
+
+
+def frame_of(result: Result) -> str:
+    """The frame a cell is drawn in: its hardware (report.fit's id) and how its figures were
+    obtained, 'rtx-4090 (estimated)': measured, estimated and imported cells never compete."""
+    from report.fit import hardware_of
+
+    return f"{hardware_of(result).id} ({result.method})"
+
+
+def _expected_notes(estimates: Sequence[Result], results: Iterable[Result]) -> dict[int, str]:
+    """By id(result): an estimate's expected decode speed (the roofline bound x an efficiency, as
+    the fit matrix counts it, report.fit) in a line for its hover."""
+    if not estimates:
+        return {}
+    from report.fit import hardware_of, measured_efficiencies, speed_of
+
+    measured = measured_efficiencies(results)
+    notes = {}
+    for result in estimates:
+        speed = speed_of(result, hardware_of(result), measured)
+        if speed.label == "expected" and speed.efficiency is not None:
+            notes[id(result)] = (
+                f"expected {number(speed.tokens_per_s)} tok/s: the bound x {speed.efficiency:.0%} efficiency"
+            )
+        else:
+            notes[id(result)] = "no efficiency known: the speed shown is an upper bound"
+    return notes
 
 
 # --------------------------------------------------------------------------- text
@@ -311,6 +350,8 @@ def hover_text(point: Point, metrics: Sequence[Metric]) -> str:
         if len(key) > 2:
             lines.append(e(" · ".join(key[2:])))
     lines.append(f"{e(method_text(r))} · suite {e(r.suite)}")
+    if point.expected:
+        lines.append(e(point.expected))
     return "<br>".join(lines)
 
 
@@ -437,7 +478,7 @@ def legend_entry(
     return trace
 
 
-def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, Any]]:
+def model_traces(data: ChartData, level: str, static: bool, split: bool = False) -> list[dict[str, Any]]:
     """The coloured traces: per model under a family title, or per colour group; each with its
     legend entry, sharing a legend group so a click shows or hides the model (or family)."""
     view = data.view
@@ -457,16 +498,17 @@ def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, An
             legend_group = f"{level}:{entry}"
             title = f"<b>{escape(_short(group, static))}</b>" if level == "model" and i == 0 else None
             traces.append(legend_entry(view, dims, escape(_short(entry, static)), legend_group, color, title))
-            imported = [p for p in points if p.result.method == "imported"]
-            own = [p for p in points if p.result.method != "imported"]
-            for part in (own, imported):
-                if not part:
-                    continue
-                marker = _marker(view, part, color, size)
-                if part is imported:  # another tool's figures: a heavy outline, keyed in the symbol legend
-                    marker["line"] = {"width": IMPORTED_OUTLINE_WIDTH, "color": IMPORTED_OUTLINE}
-                traces.append(
-                    _scatter(
+            for frame, framed in _by_frame(points, split):
+                # another tool's figures get their own trace: a heavy outline, keyed in the symbol legend
+                imported = [p for p in framed if p.result.method == "imported"]
+                own = [p for p in framed if p.result.method != "imported"]
+                for part in (own, imported):
+                    if not part:
+                        continue
+                    marker = _marker(view, part, color, size)
+                    if part is imported:
+                        marker["line"] = {"width": IMPORTED_OUTLINE_WIDTH, "color": IMPORTED_OUTLINE}
+                    trace = _scatter(
                         view,
                         part,
                         data.metrics,
@@ -475,28 +517,45 @@ def model_traces(data: ChartData, level: str, static: bool) -> list[dict[str, An
                         legendgroup=legend_group,
                         marker=marker,
                     )
-                )
+                    traces.append(_in_frames(trace, [frame] if frame else []))
     return traces
 
 
-def context_traces(data: ChartData, template: Template, static: bool) -> list[dict[str, Any]]:
+def _by_frame(points: Sequence[Point], split: bool) -> list[tuple[str, list[Point]]]:
+    """Points split by frame where the chart gets a frame selector (interactive: it shows one
+    frame at a time); otherwise one group, frame '' (a static image draws every frame)."""
+    if not split:
+        return [("", list(points))]
+    frames: dict[str, list[Point]] = {}
+    for point in points:
+        frames.setdefault(point.frame, []).append(point)
+    return sorted(frames.items())
+
+
+def _in_frames(trace: dict[str, Any], frames: Sequence[str]) -> dict[str, Any]:
+    """Mark a trace as drawn in these frames (none: in every frame)."""
+    if frames:
+        trace["meta"] = {"frames": list(frames)}
+    return trace
+
+
+def context_traces(
+    data: ChartData, template: Template, static: bool, split: bool = False
+) -> list[dict[str, Any]]:
     """Every other model in one grey trace, under the highlighted one, with its legend entry."""
     if not data.context:
         return []
     grey = CONTEXT_GREY[template]
     size = marker_size(data.view, len(data.points) + len(data.context), static) * 0.8
-    marker = _marker(data.view, data.context, grey, size)
-    marker["opacity"] = 0.5
-    trace = _scatter(
-        data.view,
-        data.context,
-        data.metrics,
-        static,
-        name="Other models",
-        legendgroup="context",
-        marker=marker,
-    )
-    return [legend_entry(data.view, len(data.metrics), "Other models", "context", grey), trace]
+    traces = [legend_entry(data.view, len(data.metrics), "Other models", "context", grey)]
+    for frame, framed in _by_frame(data.context, split):
+        marker = _marker(data.view, framed, grey, size)
+        marker["opacity"] = 0.5
+        trace = _scatter(
+            data.view, framed, data.metrics, static, name="Other models", legendgroup="context", marker=marker
+        )
+        traces.append(_in_frames(trace, [frame] if frame else []))
+    return traces
 
 
 def symbol_key_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
@@ -552,24 +611,73 @@ def pareto_front(points: Sequence[Point], metrics: Sequence[Metric]) -> list[tup
     return sorted(front)
 
 
-def front_trace(data: ChartData, template: Template) -> dict[str, Any] | None:
-    """The Pareto front as a dashed line, where the view asks for it and both metrics have a
-    better direction."""
+def front_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
+    """The Pareto front of each frame (hardware and method: cells of different machines, and
+    measurements and estimates, do not compete) as a dashed line, where the view asks for it and
+    both metrics have a better direction."""
     if not data.view.pareto or any(m.better is None for m in data.metrics[:2]):
-        return None
-    front = pareto_front(data.points + data.context, data.metrics)
-    if len(front) < 2:
-        return None
-    return {
-        "type": "scatter",
-        "mode": "lines",
-        "x": [x for x, _ in front],
-        "y": [y for _, y in front],
-        "name": "Pareto front",
-        "legendgroup": "front",
-        "line": {"color": FRONT_COLOR[template], "width": 2, "dash": "dash"},
-        "hoverinfo": "skip",
-    }
+        return []
+    groups: dict[str, list[Point]] = {}
+    for point in data.points + data.context:
+        groups.setdefault(point.frame, []).append(point)
+    traces = []
+    for frame, points in sorted(groups.items()):
+        front = pareto_front(points, data.metrics)
+        if len(front) < 2:
+            continue
+        trace = {
+            "type": "scatter",
+            "mode": "lines",
+            "x": [x for x, _ in front],
+            "y": [y for _, y in front],
+            "name": "Pareto front" if len(groups) == 1 else escape(f"Pareto front: {frame}"),
+            "legendgroup": "front",
+            "line": {"color": FRONT_COLOR[template], "width": 2, "dash": "dash"},
+            "hoverinfo": "skip",
+        }
+        traces.append(_in_frames(trace, [frame]))
+    return traces
+
+
+def capacity_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
+    """A dotted line at each plotted GPU's usable memory (report.fit's figure), where a 2D view
+    has memory on its x axis: the cells left of it fit that GPU."""
+    from report.fit import hardware_of
+
+    if data.view.is_3d or not data.metrics or data.metrics[0].id != "peak_memory":
+        return []
+    points = data.points + data.context
+    ys = [p.values[1] for p in points]
+    if not ys:
+        return []
+    usable: dict[str, tuple[str, int]] = {}
+    frames: dict[str, set[str]] = {}
+    for point in points:
+        hw = hardware_of(point.result)
+        if hw.kind == "gpu" and hw.usable_memory_bytes is not None:
+            usable.setdefault(hw.id, (hw.name, hw.usable_memory_bytes))
+            frames.setdefault(hw.id, set()).add(point.frame)
+    scale = data.metrics[0].scale
+    traces = []
+    for hw_id, (name, limit) in sorted(usable.items()):
+        x = limit * scale
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": [x, x],
+                "y": [min(ys), max(ys)],
+                "name": escape(f"{hw_id}: {x:.3g} {data.metrics[0].unit} usable"),
+                "legendgroup": "capacity",
+                "line": {"color": NOTE_COLOR[template], "width": 1.5, "dash": "dot"},
+                "hovertext": escape(
+                    f"{name}: {x:.3g} {data.metrics[0].unit} usable (memory less the reserve)"
+                ),
+                "hoverinfo": "text",
+                "meta": {"frames": sorted(frames[hw_id])},
+            }
+        )
+    return traces
 
 
 # --------------------------------------------------------------------------- layout
@@ -790,20 +898,24 @@ def figure_spec(
     highlight: str | None = None,
     only: str | None = None,
     data: ChartData | None = None,
+    frames: bool = True,
 ) -> dict[str, Any]:
     """A view of the results as a plotly figure dict (unvalidated: fast). `static` sizes text
-    and legend for a 960x540 image; `highlight`/`only` take a model name (model pages).
-    The dict is the caller's to change (inside reuse_figures, a copy of the one drawn)."""
+    and legend for a 960x540 image; `highlight`/`only` take a model name (model pages);
+    `frames=False` draws every frame (hardware and method) at once without the selector, as a
+    static image does. The dict is the caller's to change (inside reuse_figures, a copy of the
+    one drawn)."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
     results = results if isinstance(results, (list, tuple)) else list(results)
-    key = _memo_key("spec", view, results, template, static, highlight, only)
+    split = frames and not static
+    key = _memo_key("spec", view, results, template, static, highlight, only, split)
     if key is not None and _memo is not None:
         if key not in _memo:
-            spec = _figure_spec(view, results, template, static, highlight, only, data)
+            spec = _figure_spec(view, results, template, static, highlight, only, data, split)
             _memo[key] = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
         return pickle.loads(_memo[key])  # a copy: several times faster than deepcopy for plain data
-    return _figure_spec(view, results, template, static, highlight, only, data)
+    return _figure_spec(view, results, template, static, highlight, only, data, split)
 
 
 def _figure_spec(
@@ -814,17 +926,49 @@ def _figure_spec(
     highlight: str | None,
     only: str | None,
     data: ChartData | None,
+    split: bool,
 ) -> dict[str, Any]:
     if data is None:
         data = chart_data(view, results, highlight=highlight, only=only)
     level = legend_level(data, static)
     subject = highlight or only
-    traces = context_traces(data, template, static) + model_traces(data, level, static)
-    front = front_trace(data, template)
-    if front is not None:
-        traces.append(front)
+    traces = context_traces(data, template, static, split) + model_traces(data, level, static, split)
+    traces += front_traces(data, template)
+    traces += capacity_traces(data, template)
     traces += symbol_key_traces(data, template)
-    return {"data": traces, "layout": figure_layout(data, template, static, subject)}
+    layout = figure_layout(data, template, static, subject)
+    if split:
+        frame_selector(traces, layout, data.frames)
+    else:
+        for trace in traces:
+            trace.pop("meta", None)
+    return {"data": traces, "layout": layout}
+
+
+ALL_FRAMES = "all, mixed"
+
+
+def frame_selector(traces: list[dict[str, Any]], layout: dict[str, Any], frames: Sequence[str]) -> None:
+    """Where cells of several frames (hardware and method) are plotted, show the first frame and
+    add a dropdown that shows another one, or all of them mixed; static images draw them all."""
+    if len(frames) < 2:
+        for trace in traces:
+            trace.pop("meta", None)
+        return
+
+    def visible(frame: str) -> list[bool]:
+        return [frame == ALL_FRAMES or frame in t.get("meta", {}).get("frames", [frame]) for t in traces]
+
+    for trace, shown in zip(traces, visible(frames[0]), strict=True):
+        trace["visible"] = shown
+    buttons = [
+        {"label": escape(frame), "method": "restyle", "args": [{"visible": visible(frame)}]}
+        for frame in [*frames, ALL_FRAMES]
+    ]
+    layout["updatemenus"] = [
+        {"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0, "xanchor": "left", "y": 1.0,
+         "yanchor": "bottom", "showactive": True, "pad": {"b": 4}}
+    ]  # fmt: skip
 
 
 def build_figure(

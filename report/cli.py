@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "serve": ("report.serve_cli", "report.serve"),
     "import": ("report.import_cli",),
     "compare": ("report.compare_cli",),
+    "fit": ("report.fit_cli",),
 }
 DEFAULT_COMMAND = "build"
 

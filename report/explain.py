@@ -588,8 +588,16 @@ def _norm_fact(a: Architecture) -> Fact | None:
     return Fact("Normalisation", f"{a.norm} {where}{eps}{qk}.")
 
 
-def _dtype_fact(a: Architecture, source: str | None, dtypes: Sequence[str]) -> Fact | None:
-    measured = f"; measured at {', '.join(dtypes)}" if dtypes else ""
+def _dtype_fact(
+    a: Architecture, source: str | None, dtypes: Sequence[str], run_dtypes: Sequence[str] | None = None
+) -> Fact | None:
+    run = dtypes if run_dtypes is None else run_dtypes
+    if run:
+        measured = f"; measured at {', '.join(run)}"
+    elif dtypes:  # every cell is an estimate: nothing ran
+        measured = f"; estimated (not run) at {', '.join(dtypes)}"
+    else:
+        measured = ""
     # A result's config records the dtype its cell loaded the model at, not what a checkpoint
     # stores: only a config that never went through the bench says how the weights are stored.
     if source and source.startswith("arch:"):
@@ -606,10 +614,12 @@ def explain(
     params: Params | None = None,
     dtypes: Iterable[str] = (),
     source: str | None = None,
+    run_dtypes: Iterable[str] | None = None,
 ) -> Explanation:
     """Explain a model from its config dict; `params` are the bench's counts (preferred for the
-    active/total figures), `dtypes` the dtypes it was measured at (for KV cache sizes), `source`
-    the result's model source ("arch:llama": random weights, so the config's dtype says nothing)."""
+    active/total figures), `dtypes` the dtypes of its cells (for KV cache sizes), `run_dtypes`
+    those of the cells that ran (measured or imported; None: all of `dtypes`), `source` the
+    result's model source ("arch:llama": random weights, so the config's dtype says nothing)."""
     a = read_architecture(config)
     parts = breakdown(a)
     computed_total = sum(p.params for p in parts) if parts else None
@@ -627,7 +637,7 @@ def explain(
         _vocab_fact(a),
         _context_fact(a),
         _norm_fact(a),
-        _dtype_fact(a, source, dtypes),
+        _dtype_fact(a, source, dtypes, None if run_dtypes is None else sorted(set(run_dtypes))),
     ]
     exact = a.model_type in VERIFIED_TYPES and not a.multimodal
     notes = _breakdown_notes(a, parts, exact, computed_total, params)

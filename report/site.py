@@ -35,7 +35,7 @@ from bench.schema import METRICS, SCHEMA_ID, Result
 from report.embed import PLOTLY_JS, breakdown_figure, embed, plotly_js_path, short_hover, untitled
 from report.findings import HardwareFindings
 from report.summary import DEFAULT_TITLE, RAW_DIR, ModelSummary, Summary, summarize
-from report.text import count, failure_reason, hardware_name, method_text, number, setting_text
+from report.text import count, failure_reason, hardware_name, method_text, number, setting_text, size_bytes
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,15 @@ def has_title(text: str | None) -> bool:
     return bool(text) and bool(re.match(r"\s*#\s", text or ""))
 
 
+def split_title(text: Markup | None, default: str) -> tuple[Markup, Markup | None]:
+    """(the level-1 heading a hand-written page starts with, or `default`; the rest), so a page
+    can put its own first section between the title and the hand-written text."""
+    if not text or not has_title(text):
+        return Markup(escape(default)), text
+    title, _, rest = str(text).lstrip().partition("\n")
+    return Markup(title), Markup(rest.lstrip("\n")) if rest.strip() else None
+
+
 # --------------------------------------------------------------------------- rendering
 
 
@@ -204,7 +213,7 @@ def template_env(templates: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md_escape, num=number, count=count, setting=_setting)
+    env.filters.update(md=md_escape, num=number, count=count, setting=_setting, gib=size_bytes)
     env.globals.update(
         metrics=METRICS,
         hardware_name=hardware_name,
@@ -356,11 +365,11 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _write_home(env: jinja2.Environment, pages: SitePages, docs: Path, sources: Path, charts: bool) -> Path:
-    intro = hand_written(sources / "index.md")
+    title, intro = split_title(hand_written(sources / "index.md"), "# gpuscape results")
     text = env.get_template("home.md.j2").render(
         site=pages,
+        title=title,
         intro=intro,
-        intro_has_title=has_title(intro),
         measured=pages.summary.measured,
         charts=home_charts(pages.results, pages.views) if charts and pages.results else [],
         failed=pages.summary.failed,
@@ -439,7 +448,8 @@ def slide_charts(results: Sequence[Result], views: Mapping[str, Any] | None = No
 
     out = []
     for view in report_views.deck_views(views if views is not None else report_views.VIEWS):
-        spec = charts.figure_spec(view, list(results), "light")
+        # every frame at once, as the deck's images: a slide stays light and matches its picture
+        spec = charts.figure_spec(view, list(results), "light", frames=False)
         spec = short_hover(untitled(spec, charts.title_band_px(static=False)))
         spec["layout"].pop("height", None)  # the slide's box sets the size
         spec["layout"]["autosize"] = True

@@ -33,6 +33,7 @@ from pptx.util import Emu, Inches, Pt
 from bench.schema import METRICS, Metric, Result, device_kind
 from report.explain import Explanation
 from report.findings import HardwareFindings
+from report.fit import FitMatrix
 from report.summary import ModelSummary, Summary, summarize
 from report.text import (
     count,
@@ -56,6 +57,7 @@ MARGIN = Inches(0.4)
 GAP = Inches(0.15)
 INSET = Inches(0.05)
 MAX_FINDINGS_SLIDES = 4
+FIT_ROWS_PER_SLIDE = 5  # models per slide of the fit matrix
 MAX_METHOD_SLIDES = 2
 MAX_NOTE_CELLS = 40
 ELLIPSIS = "…"
@@ -271,6 +273,7 @@ class Deck:
     title: str
     subtitle: list[str]
     title_notes: str
+    conclusion: list[TableSlide] = field(default_factory=list)  # the fit matrix, right after the title
     views: list[ChartSlide] = field(default_factory=list)
     models: list[ModelSlide] = field(default_factory=list)
     findings: list[TableSlide] = field(default_factory=list)
@@ -278,7 +281,8 @@ class Deck:
 
     def slide_titles(self) -> list[str]:
         """Titles in slide order (methodology may spread over more than one slide)."""
-        titles = [self.title, *(v.title for v in self.views), *(m.title for m in self.models)]
+        titles = [self.title, *(c.title for c in self.conclusion)]
+        titles += [*(v.title for v in self.views), *(m.title for m in self.models)]
         titles += [f.title for f in self.findings]
         return titles + ([self.methodology.title] if self.methodology else [])
 
@@ -437,6 +441,43 @@ def _findings_slide(group: HardwareFindings) -> TableSlide:
     )
 
 
+def conclusion_slides(matrix: FitMatrix, rows_per_slide: int = FIT_ROWS_PER_SLIDE) -> list[TableSlide]:
+    """The answer first: the fit matrix, a row per model, over as many slides as the models need;
+    each slide's notes hold the rule and every cell of its rows in full."""
+    columns = len(matrix.hardware)
+    model_share = 0.2
+    pages = [matrix.models[i : i + rows_per_slide] for i in range(0, len(matrix.models), rows_per_slide)]
+    slides = []
+    for n, models in enumerate(pages, start=1):
+        notes = [
+            matrix.rule,
+            "Estimates are not measurements: an estimate's speed is the roofline bound x an efficiency.",
+            *(f"{hw.id}: {hw.name}." for hw in matrix.hardware),
+        ]
+        for model in models:
+            notes += [
+                f"{model} on {c.hardware.name}: {c.status()}. {c.headline()}. {c.detail()}"
+                for c in matrix.row(model)
+            ]
+        slides.append(
+            TableSlide(
+                title="Where each model fits" + (f" ({n}/{len(pages)})" if len(pages) > 1 else ""),
+                header=("Model", *(hw.name if columns <= 3 else hw.id for hw in matrix.hardware)),
+                rows=[(model, *(cell.brief() for cell in matrix.row(model))) for model in models],
+                widths=(model_share, *((1 - model_share) / columns for _ in matrix.hardware)),
+                footer=[
+                    Para(
+                        "fastest batch-1 decode that fits, ties to the higher precision; est.: an estimate, "
+                        "roofline bound x efficiency, not a measurement.",
+                        lead="Best setting: ",
+                    )
+                ],
+                notes="\n".join(notes),
+            )
+        )
+    return slides
+
+
 def _no_findings_slide() -> TableSlide:
     return TableSlide(
         title="Findings",
@@ -486,6 +527,8 @@ def plan_deck(
     ordered = summary.results
     subtitle, title_notes = summary.measured.lines(title)
     deck = Deck(title=title, subtitle=subtitle, title_notes="\n".join(title_notes))
+    if summary.fit.models and summary.fit.hardware:
+        deck.conclusion = conclusion_slides(summary.fit)
     deck.views = [_view_slide(v, ordered, _picture(images.get(v.id))) for v in views]
     deck.models = [_model_slide(m, _picture(images.get(f"model-{m.slug}"))) for m in summary.models]
     groups = summary.findings
@@ -802,6 +845,8 @@ def write_deck(deck: Deck, path: Path | str, *, template: Path | str | None = No
     prs = open_presentation(Path(template) if template else None)
     title_layout, content_layout = pick_layouts(prs)
     _write_title(prs, title_layout, deck)
+    for table in deck.conclusion:
+        _write_table(prs, content_layout, table)
     for chart in deck.views:
         _write_chart(prs, content_layout, chart)
     for model in deck.models:

@@ -1,13 +1,14 @@
 """What we say about a result set, computed once: per-model summaries, findings, failures,
-groupings per hardware and per suite, and the orders everything is listed in.
+groupings per hardware and per suite, the fit matrix (report.fit), and the orders everything is
+listed in.
 
 `summarize(results)` is the one place these are worked out; the site, the deck and the chart
 pages render its Summary and never recompute it. Plain data and plain text only: no HTML,
 Markdown or pptx (report.text words it, the outputs escape it for their medium).
 
 A result's hardware is `report.text.hardware_name`: its GPU name, the device an estimate was made
-for, or its CPU model. Groups per hardware are where per-machine answers (findings today, the fit
-matrix next) hang.
+for, or its CPU model. Groups per hardware are where per-machine answers (findings) hang; the fit
+matrix has its own hardware ids (catalog ids where bench/hardware.yaml knows the device).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from bench.schema import METRICS, Metric, Result, device_kind, slugify
 from report.explain import Explanation, explain
 from report.findings import HardwareFindings, findings
+from report.fit import FitCell, FitMatrix, fit_matrix
 from report.text import failure_reason, hardware_name, number, plural, status_counts
 
 RAW_DIR = "raw"
@@ -145,6 +147,7 @@ class ModelSummary:
     config_rows: list[tuple[str, str]]  # the architecture's own keys
     tables: list[CellTable] = field(default_factory=list)
     generic_config_rows: list[tuple[str, str]] = field(default_factory=list)  # every model's keys
+    fits: list[FitCell] = field(default_factory=list)  # its row of the fit matrix, one per hardware
 
     @property
     def ok(self) -> list[Result]:
@@ -247,7 +250,13 @@ def model_summaries(results: Sequence[Result], raw: Mapping[int, str] | None = N
                 family=rep.model.family,
                 source=rep.model.source,
                 results=cells,
-                explanation=explain(rep.model.config, rep.model.params, dtypes, rep.model.source),
+                explanation=explain(
+                    rep.model.config,
+                    rep.model.params,
+                    dtypes,
+                    rep.model.source,
+                    run_dtypes=[r.setting.dtype for r in cells if r.method != "estimated"],
+                ),
                 config_rows=own_config,
                 generic_config_rows=generic_config,
                 tables=cell_tables(cells, raw),
@@ -383,6 +392,7 @@ class Summary:
     suites: list[SuiteSummary]  # by suite name
     measured: Measured
     failed: list[Result]  # every cell that did not succeed, by model then setting
+    fit: FitMatrix  # models x hardware: the best setting that fits (report.fit)
 
     @property
     def slug_of(self) -> dict[str, str]:
@@ -400,6 +410,9 @@ def summarize(results: Iterable[Result]) -> Summary:
     models = model_summaries(ordered, raw)
     per_machine = findings(ordered)
     found = {f.hardware: f for f in per_machine}
+    matrix = fit_matrix(ordered)
+    for model in models:
+        model.fits = matrix.row(model.name)
     return Summary(
         results=ordered,
         raw=raw,
@@ -414,4 +427,5 @@ def summarize(results: Iterable[Result]) -> Summary:
         failed=sorted(
             (r for r in ordered if r.status != "ok"), key=lambda r: (r.model.name, setting_order(r))
         ),
+        fit=matrix,
     )

@@ -48,7 +48,8 @@ def size_bytes(n: float) -> str:
     """Binary units: 131072 -> '128 KiB'."""
     for scale, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if n >= scale:
-            return f"{n / scale:.3g} {suffix}"
+            value = n / scale
+            return f"{value:,.0f} {suffix}" if value >= 1000 else f"{value:.3g} {suffix}"
     return f"{n:.3g} bytes"
 
 
@@ -71,17 +72,28 @@ def result_value(metric: Metric, result: Result) -> str:
     return metric_value(metric, metric.display(result))
 
 
-def setting_text(result: Result, *, device: bool = True) -> str:
-    """A cell's setting in one line: device · dtype · quantization · batch · prompt · new tokens
-    (`device=False` where the hardware is named beside it)."""
+def precision_text(result: Result) -> str:
+    """dtype + quantization, and the engine and KV-cache format where they are not the default:
+    'bfloat16 · int4', 'bfloat16 · compiled · KV fp8'."""
     s = result.setting
-    parts = [s.device, s.dtype] if device else [s.dtype]
+    parts = [s.dtype]
     if s.quantization and s.quantization.lower() != "none":
         parts.append(s.quantization)
-    if s.engine != "eager":
-        parts.append(s.engine)
-    if s.kv_cache != "model":
-        parts.append(f"KV {s.kv_cache}")
+    return " · ".join(parts + variant_parts(result))
+
+
+def variant_parts(result: Result) -> list[str]:
+    """The engine and the KV-cache format where they are not the defaults (eager, the model's)."""
+    s = result.setting
+    parts = [s.engine] if s.engine != "eager" else []
+    return parts + ([f"KV {s.kv_cache}"] if s.kv_cache != "model" else [])
+
+
+def setting_text(result: Result, *, device: bool = True) -> str:
+    """A cell's setting in one line: device · precision (report.text.precision_text) · batch ·
+    prompt · new tokens (`device=False` where the hardware is named beside it)."""
+    s = result.setting
+    parts = [s.device, precision_text(result)] if device else [precision_text(result)]
     parts += [f"batch {s.batch_size}", f"prompt {s.prompt_tokens}", f"{s.new_tokens} new"]
     return " · ".join(parts)
 
@@ -90,7 +102,7 @@ def method_text(result: Result) -> str:
     """How a figure was obtained, in a few words: measured (with a reference kernel's caveat),
     estimated from the roofline, or imported from another tool's file (naming the tool)."""
     if result.method == "estimated":
-        return "estimated (roofline, not run)"
+        return "estimated: roofline upper bound, not a run"
     if result.method == "imported":
         source = result.source
         if source is None:

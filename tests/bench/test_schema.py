@@ -81,20 +81,20 @@ def test_result_rejects_bad_values(over, field):
 
 def test_metric_registry_describes_every_metric_once_with_units():
     assert len({m.label for m in METRICS.values()}) == len(METRICS)
-    assert metric("peak_memory").title("cpu") == "Peak RSS (GB)"
-    assert metric("peak_memory").title("gpu") == "Peak GPU memory (GB)"
+    assert metric("peak_memory").title("cpu") == "Peak RSS (GiB)"
+    assert metric("peak_memory").title("gpu") == "GPU memory (GiB)"
     with pytest.raises(KeyError, match="unknown metric"):
         metric("nope")
 
 
 def test_peak_memory_picks_rss_on_cpu_and_nvml_on_gpu():
-    cpu = Result.model_validate(_minimal(metrics={"memory": {"peak_rss_bytes": 2_000_000_000}}))
-    assert metric("peak_memory").display(cpu) == pytest.approx(2.0)
+    cpu = Result.model_validate(_minimal(metrics={"memory": {"peak_rss_bytes": 2 * 2**30}}))
+    assert metric("peak_memory").display(cpu) == pytest.approx(2.0)  # GiB
     gpu = Result.model_validate(
         _minimal(
             setting={**_minimal()["setting"], "device": "cuda"},
             metrics={
-                "memory": {"peak_process_bytes": 3_000_000_000, "peak_reserved_bytes": 1, "peak_rss_bytes": 5}
+                "memory": {"peak_process_bytes": 3 * 2**30, "peak_reserved_bytes": 1, "peak_rss_bytes": 5}
             },
         )
     )
@@ -118,10 +118,10 @@ def test_sweep_summary_takes_peak_memory_from_the_registry():
         return summary_rows([CellReport(cell=cell, result=result, reused=False, path=Path("x.json"))])[0]  # type: ignore[arg-type]
 
     rows = [row(gpu)]
-    assert rows[0]["peak_gb"] == METRICS["peak_memory"].display(gpu) is not None
+    assert rows[0]["peak_memory"] == METRICS["peak_memory"].display(gpu) is not None
     memory = gpu.metrics.memory.model_copy(
         update={"peak_process_bytes": None, "peak_reserved_bytes": None, "peak_allocated_bytes": None,
                 "peak_rss_bytes": 123_000_000}
     )  # fmt: skip
     blind = gpu.model_copy(update={"metrics": gpu.metrics.model_copy(update={"memory": memory})})
-    assert row(blind)["peak_gb"] is None
+    assert row(blind)["peak_memory"] is None

@@ -85,9 +85,9 @@ def test_memory_is_named_by_device_and_axes_come_from_the_registry() -> None:
     cpu = [r for r in results if r.setting.device == "cpu"]
     gpu = [r for r in results if r.setting.device == "cuda"]
     title = lambda rs: figure_spec(VIEWS["landscape"], rs)["layout"]["scene"]["xaxis"]["title"]["text"]  # noqa: E731
-    assert title(cpu) == "Peak RSS (GB)"
-    assert title(gpu) == "Peak GPU memory (GB)"
-    assert title(cpu + gpu) == "Peak GPU memory / Peak RSS (GB)"
+    assert title(cpu) == "Peak RSS (GiB)"
+    assert title(gpu) == "GPU memory (GiB)"
+    assert title(cpu + gpu) == "GPU memory / Peak RSS (GiB)"
     scene = figure_spec(VIEWS["landscape"], gpu)["layout"]["scene"]
     assert scene["yaxis"]["type"] == "log" and scene["zaxis"]["type"] == "log"
     assert scene["xaxis"]["type"] == "linear"  # the registry's peak_memory is linear
@@ -120,7 +120,8 @@ def test_every_setting_and_model_is_in_the_hover() -> None:
     assert len(mine) == 1
     for piece in (
         "Decode throughput",
-        "Peak GPU memory",
+        "GPU memory: ",
+        " GiB<br>",
         "Parameters",
         "Prefill latency",
         r.suite,
@@ -150,7 +151,11 @@ def test_pareto_front_keeps_the_cells_no_other_beats() -> None:
         if (px, py) not in front:
             assert any(fx <= px and fy >= py for fx, fy in front)
     spec = figure_spec(VIEWS["memory-speed"], results)
-    assert any(t.get("name") == "Pareto front" for t in spec["data"])
+    fronts = [t["name"] for t in spec["data"] if t.get("legendgroup") == "front"]
+    assert fronts and all(name.startswith("Pareto front") for name in fronts)
+    one_machine = [r for r in results if r.setting.device == "cuda"]
+    spec = figure_spec(VIEWS["memory-speed"], one_machine)
+    assert [t["name"] for t in spec["data"] if t.get("legendgroup") == "front"] == ["Pareto front"]
 
 
 def test_a_filter_keeps_only_matching_cells() -> None:

@@ -19,6 +19,7 @@ from pptx.util import Emu, Inches, Pt
 
 from bench.schema import Result
 from report.slides import (
+    FIT_ROWS_PER_SLIDE,
     MIN_PT,
     SLIDE_HEIGHT,
     SLIDE_WIDTH,
@@ -97,8 +98,15 @@ def test_deck_is_16_9_with_the_slides_in_order(deck_path, mixed):
     assert abs(prs.slide_width / prs.slide_height - 16 / 9) < 1e-3
     titles = [slide_title(s) for s in prs.slides]
     models = sorted({r.model.name for r in mixed}, key=str.lower)
+    pages = -(-len(models) // FIT_ROWS_PER_SLIDE)  # the fit matrix, right after the title
+    conclusion = (
+        ["Where each model fits"]
+        if pages == 1
+        else [f"Where each model fits ({n}/{pages})" for n in range(1, pages + 1)]
+    )
     assert titles == [
         "gpuscape: tiny models on a CPU and an H100",
+        *conclusion,
         "Landscape",
         "Transfer",
         "Scaling",
@@ -144,7 +152,7 @@ def test_every_slide_has_notes_with_the_numbers(deck_path):
     assert "8 experts" in notes["Mixtral (tiny)"] and "29,632,768 total" in notes["Mixtral (tiny)"]
     assert "OutOfMemoryError: oom <at> batch 4" in notes[XSS_NAME]
     assert (
-        "Pareto front of Peak GPU memory (GB) against Decode throughput (tok/s)"
+        "Pareto front of GPU memory (GiB) against Decode throughput (tok/s)"
         in notes["Findings: NVIDIA H100 80GB HBM3"]
     )
     assert "Decode throughput (tok/s): Tokens generated per second" in notes["Methodology"]
@@ -190,12 +198,13 @@ def test_one_model_gives_a_sensible_deck(tmp_path):
     titles = [slide_title(s) for s in prs.slides]
     assert titles == [
         "gpuscape results",
+        "Where each model fits",
         *(v.title for v in VIEWS),
         "Llama 3 (tiny)",
         "Findings: AMD EPYC 7B13",
         "Methodology",
     ]
-    findings = prs.slides[6]
+    findings = prs.slides[7]
     [table] = [sh for sh in findings.shapes if sh.has_table]
     assert table.table.cell(1, 1).text == "Llama 3 (tiny)" and table.table.cell(1, 3).text == "200 tok/s"
 
@@ -208,7 +217,14 @@ def test_only_failures_still_give_a_deck(tmp_path):
     deck = plan_deck(results, title="t", views=VIEWS, images={})  # nothing could be charted
     prs = Presentation(str(write_deck(deck, tmp_path / "deck.pptx")))
     titles = [slide_title(s) for s in prs.slides]
-    assert titles == ["t", *(v.title for v in VIEWS), "Broken", "Findings", "Methodology"]
+    assert titles == [
+        "t",
+        "Where each model fits",
+        *(v.title for v in VIEWS),
+        "Broken",
+        "Findings",
+        "Methodology",
+    ]
     texts = {
         slide_title(s): " ".join(sh.text_frame.text for sh in s.shapes if sh.has_text_frame)
         for s in prs.slides
@@ -243,9 +259,9 @@ def test_long_titles_and_names_fit_their_boxes(tmp_path):
     title = "A talk title that is far too long for one slide title and goes on and on " * 3
     prs = Presentation(str(make_deck(results, tmp_path, title=title)))
     assert min(run_sizes(prs)) >= MIN_PT
-    model_title = slide_title(prs.slides[5])
+    model_title = slide_title(prs.slides[6])  # after the title, the fit matrix and the four views
     assert model_title.endswith("…") and len(model_title) < len(name)
-    assert name in prs.slides[5].notes_slide.notes_text_frame.text
+    assert name in prs.slides[6].notes_slide.notes_text_frame.text
 
 
 def test_user_template_layouts_and_theme_are_used(tmp_path):
@@ -398,7 +414,8 @@ def test_slides_command_makes_the_deck_and_the_turn(results_dir, tmp_path):
     prs = Presentation(str(out / "deck.pptx"))
     titles = [slide_title(s) for s in prs.slides]
     assert titles[0] == "Synthetic run" and titles[-1] == "Methodology"
-    assert titles[1:5] == [
+    assert titles[1] == "Where each model fits"
+    assert titles[2:6] == [
         "The landscape: memory, size and speed",
         "What a token costs: bytes read against speed",
         "Scaling: batch size and prompt length against throughput",
