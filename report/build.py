@@ -639,6 +639,8 @@ def write_animation(context: BuildContext) -> None:
     if not context.frames or view is None or not view.is_3d or not ok:
         return
     spec = figure_spec(view, context.results_list, STATIC_TEMPLATE, static=True)  # titled: a GIF stands alone
+    if "scene" not in spec["layout"]:
+        return  # cells on one line or at one point are drawn flat (report.charts.flat_data): nothing turns
     cameras = animate.figure_cameras(spec, context.frames)
     folder = context.path(context.slides_dir)
     key = digest("turn", spec, cameras, animate.FRAME_MS, _renderer())
