@@ -24,7 +24,9 @@ def _sets() -> dict[str, tuple[list, dict]]:
     """Name -> (results, figure_spec options): a realistic mix, 50 models, a 60-character name,
     one model in colour among grey others, and one model alone."""
     mixed = small_set(n_cells=60, n_models=6, xss=False)
-    long = [renamed(r, LONG_NAME) if i % 3 == 0 else r for i, r in enumerate(synthetic_results(40, 4, seed=1))]
+    long = [
+        renamed(r, LONG_NAME) if i % 3 == 0 else r for i, r in enumerate(synthetic_results(40, 4, seed=1))
+    ]
     assert len(LONG_NAME) == 60
     return {
         "mixed": (mixed, {}),
@@ -52,9 +54,11 @@ def test_every_static_3d_scene_fills_its_frame(tmp_path: Path) -> None:
     failures = []
     for name, view, spec, outputs in cases:
         fill = scene_fill(outputs["png"].read_bytes(), outputs["svg"].read_text(), spec["layout"])
-        (left, top, right, bottom), box = fill.frame, fill.box
+        (left, top, _, bottom), box = fill.frame, fill.box
         cut = box[1] - top < EDGE_PX or bottom - box[3] < EDGE_PX or box[0] - left < EDGE_PX
-        print(f"{name:13s} {view:22s} width {fill.width_ratio:.2f} height {fill.height_ratio:.2f}{' cut' * cut}")
+        print(
+            f"{name:13s} {view:22s} width {fill.width_ratio:.2f} height {fill.height_ratio:.2f}{' cut' * cut}"
+        )
         if fill.width_ratio < MIN_FILL or fill.height_ratio < MIN_FILL or cut:
             failures.append((name, view, round(fill.width_ratio, 2), round(fill.height_ratio, 2), cut))
     assert not failures, failures
