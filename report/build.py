@@ -643,7 +643,7 @@ def write_animation(context: BuildContext) -> None:
         return  # cells on one line or at one point are drawn flat (report.charts.flat_data): nothing turns
     cameras = animate.figure_cameras(spec, context.frames)
     folder = context.path(context.slides_dir)
-    key = digest("turn", spec, cameras, animate.FRAME_MS, _renderer())
+    key = digest("turn", spec, cameras, animate.TURN_S, animate.GIF_FRAMES, _renderer())
     ffmpeg = animate.find_ffmpeg() is not None
     gif, mp4 = folder / f"{ANIMATED_VIEW}.gif", folder / f"{ANIMATED_VIEW}.mp4"
     if context.cache.has(key, ".gif") and (not ffmpeg or context.cache.has(key, ".mp4")):
@@ -654,14 +654,16 @@ def write_animation(context: BuildContext) -> None:
             gif, mp4 if ffmpeg else None, None, context.frames, (1920, 1080), 0.0, 0.0, 0.0
         )
         return
-    context.turns.append(TurnJob(ANIMATED_VIEW, spec, cameras))
+    context.turns.append(TurnJob(ANIMATED_VIEW, spec, cameras, layouts=animate.title_layouts(spec, cameras)))
 
     def finish(stats: ExportStats) -> None:
         if ANIMATED_VIEW not in stats.frames:
             context.notes.append("animation skipped: its frames were not rendered (no Chromium)")
             return
         frames = animate.check_frames(stats.frames[ANIMATED_VIEW], (1920, 1080))
-        made = animate.assemble(frames, folder, ANIMATED_VIEW, render_s=stats.render_s)
+        made = animate.assemble(
+            frames, folder, ANIMATED_VIEW, render_s=stats.render_s, colors=animate.figure_colors(spec)
+        )
         context.cache.store(key, ".gif", made.gif)
         if made.mp4 is not None:
             context.cache.store(key, ".mp4", made.mp4)

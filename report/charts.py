@@ -702,6 +702,9 @@ SCENE_PAD = 0.04  # a 3D axis's range reaches this fraction of its span past the
 # The scene's box for a view's "frame" aspect: wide along x (the bottom edge at the slide camera),
 # so at 16:9 the scene fills the width left of the legend as well as the height under the title.
 FRAME_ASPECT = {"x": 1.7, "y": 1.0, "z": 0.95}
+# A site's chart is about square where a static image is 16:9; at the same camera the wide box
+# would be cut at the sides, so an interactive scene's camera stands this much further back.
+SITE_STEP_BACK = 1.6
 CORNER_CLEAR = 0.1  # no label on the first tenth of a 3D axis that meets another's labels there
 
 
@@ -776,7 +779,7 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
 
 def _scene(view: View, data: ChartData, static: bool) -> dict[str, Any]:
     scene: dict[str, Any] = {f"{a}axis": _axis_layout(view, data, i, static) for i, a in enumerate("xyz")}
-    scene["camera"] = view.camera_layout()
+    scene["camera"] = view.camera_layout() if static else _stepped_back(view.camera_layout(), SITE_STEP_BACK)
     if isinstance(view.aspect, dict) or view.aspect == "frame":
         scene["aspectmode"] = "manual"
         scene["aspectratio"] = dict(view.aspect) if isinstance(view.aspect, dict) else dict(FRAME_ASPECT)
@@ -784,6 +787,15 @@ def _scene(view: View, data: ChartData, static: bool) -> dict[str, Any]:
         scene["aspectmode"] = view.aspect
     scene["domain"] = {"x": [0.0, 0.74 if static else 0.78], "y": [0.0, 1.0]}
     return scene
+
+
+def _stepped_back(camera: dict[str, Any], factor: float) -> dict[str, Any]:
+    """The camera `factor` times as far from the point it looks at."""
+    eye, center = camera.get("eye"), camera.get("center") or {"x": 0.0, "y": 0.0, "z": 0.0}
+    if not eye:
+        return camera
+    moved = {k: round(center.get(k, 0.0) + factor * (eye[k] - center.get(k, 0.0)), 6) for k in "xyz"}
+    return {**camera, "eye": moved}
 
 
 def _legends(view: View, static: bool, key_top: float, height: float) -> dict[str, Any]:

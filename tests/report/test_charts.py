@@ -122,7 +122,12 @@ def test_memory_is_named_by_device_and_axes_come_from_the_registry() -> None:
     assert scene["yaxis"]["type"] == "log" and scene["zaxis"]["type"] == "log"
     assert scene["xaxis"]["type"] == "linear"  # the registry's peak_memory is linear
     assert scene["zaxis"]["title"]["text"] == METRICS["decode_tokens_per_s"].title()
-    assert scene["camera"]["eye"] == VIEWS["landscape"].camera_layout()["eye"]
+    static = figure_spec(VIEWS["landscape"], gpu, static=True)["layout"]["scene"]
+    assert static["camera"]["eye"] == VIEWS["landscape"].camera_layout()["eye"]
+    assert (
+        scene["camera"]["center"] == static["camera"]["center"]
+    )  # the site's stands back, looking at the same point
+    assert abs(scene["camera"]["eye"]["y"]) > abs(static["camera"]["eye"]["y"])
     assert scene["aspectmode"] == "manual" and scene["aspectratio"] == FRAME_ASPECT  # the "frame" default
 
 
