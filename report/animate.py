@@ -120,14 +120,13 @@ def render_frames(
     width: int = WIDTH,
     height: int = HEIGHT,
     scale: int = SCALE,
-    layouts: Sequence[Mapping[str, Any]] = (),
 ) -> list[Image.Image]:
     """PNG frames of a 3D figure, one per camera, from one browser and one plot (report.export's
     session; the report's pipeline queues its turn beside every other image instead).
     Each frame is (width x scale) by (height x scale) pixels, RGB."""
     from report.export import BrowserNotFoundError, ExportError, TurnJob, export_images
 
-    job = TurnJob("turn", fig, list(cameras), width, height, scale, layouts=list(layouts))
+    job = TurnJob("turn", fig, list(cameras), width, height, scale)
     try:
         frames = export_images([], turns=[job]).frames["turn"]
     except BrowserNotFoundError as error:
@@ -289,37 +288,24 @@ def animate_figure(
     <out_dir>/<name>.gif, and .mp4 where an ffmpeg is installed. `name` must already be
     path-safe (a view name or a slug)."""
     started = time.perf_counter()
-    cameras = figure_cameras(fig, n_frames)
-    frames = render_frames(fig, cameras, layouts=title_layouts(fig, cameras))
+    frames = render_frames(turn_figure(fig), figure_cameras(fig, n_frames))
     render_s = time.perf_counter() - started
     return assemble(frames, out_dir, name, render_s=render_s, mp4=mp4, colors=figure_colors(fig))
 
 
-END_ON = 0.96  # a horizontal axis seen this nearly end-on bunches its tick labels into one spot
+def turn_figure(fig: Any) -> dict[str, Any]:
+    """The figure to turn (a dict): the depth axis (y, parameters in the landscape) without its
+    title. Turning about the vertical axis, the vertical axis's title stands at the front corner
+    and the depth axis's title would run through it for a third of the turn; its tick labels
+    (100M, 1B, 10B) still say what it is. (Changing titles frame by frame rebuilds plotly's
+    scene, which then ignores the next camera moves.)"""
+    import copy
 
-
-def title_layouts(fig: Any, cameras: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per frame, the layout changes that keep axis titles clear of tick labels while the scene
-    turns. Of the two horizontal axes only the one seen more side-on keeps its title (the other
-    recedes from the corner where the vertical axis's title stands, and its title would run
-    through that one), and an axis seen nearly end-on also drops its tick labels."""
-    layout = fig.to_plotly_json()["layout"] if hasattr(fig, "to_plotly_json") else fig.get("layout", {})
-    scene = layout.get("scene") or {}
-    titles = {a: ((scene.get(f"{a}axis") or {}).get("title") or {}).get("text", "") for a in "xy"}
-    origin = {"x": 0.0, "y": 0.0, "z": 0.0}
-    layouts = []
-    for camera in cameras:
-        eye, center = _vec(camera.get("eye"), DEFAULT_EYE), _vec(camera.get("center"), origin)
-        dx, dy = eye[0] - center[0], eye[1] - center[1]
-        norm = math.hypot(dx, dy) or 1.0
-        along = {"x": abs(dx) / norm, "y": abs(dy) / norm}  # 1: the camera looks along the axis
-        side_on = min("xy", key=lambda a: along[a])
-        frame: dict[str, Any] = {}
-        for a in "xy":
-            frame[f"scene.{a}axis.title.text"] = titles[a] if a == side_on else ""
-            frame[f"scene.{a}axis.showticklabels"] = along[a] < END_ON
-        layouts.append(frame)
-    return layouts
+    spec = copy.deepcopy(fig.to_plotly_json() if hasattr(fig, "to_plotly_json") else fig)
+    axis = (spec.get("layout", {}).get("scene") or {}).get("yaxis")
+    if isinstance(axis, dict):
+        axis["title"] = {**(axis.get("title") or {}), "text": ""}
+    return spec
 
 
 def figure_cameras(fig: Any, n_frames: int = DEFAULT_FRAMES) -> list[dict[str, Any]]:

@@ -654,7 +654,7 @@ def write_animation(context: BuildContext) -> None:
             gif, mp4 if ffmpeg else None, None, context.frames, (1920, 1080), 0.0, 0.0, 0.0
         )
         return
-    context.turns.append(TurnJob(ANIMATED_VIEW, spec, cameras, layouts=animate.title_layouts(spec, cameras)))
+    context.turns.append(TurnJob(ANIMATED_VIEW, animate.turn_figure(spec), cameras))
 
     def finish(stats: ExportStats) -> None:
         if ANIMATED_VIEW not in stats.frames:

@@ -87,7 +87,6 @@ class TurnJob:
     width: int = WIDTH
     height: int = HEIGHT
     scale: int = SCALE
-    layouts: Sequence[Mapping[str, Any]] = ()  # per frame, layout changes beside the camera
 
 
 @dataclass
@@ -354,10 +353,10 @@ async def _turn_tab(browser: Any, url: str, turn: TurnJob, stats: ExportStats) -
     clip = {"x": origin["x"], "y": origin["y"], "width": turn.width, "height": turn.height, "scale": 1}
     loop = asyncio.get_running_loop()
     decoding = []
-    for i, camera in enumerate(turn.cameras):
-        extra = dict(turn.layouts[i]) if turn.layouts else {}
-        move = f"gpuscapeTurn.move({to_json_plotly(dict(camera))}, {to_json_plotly(extra)})"
-        await asyncio.wait_for(_evaluate(tab, move), FRAME_TIMEOUT_S)
+    for camera in turn.cameras:
+        await asyncio.wait_for(
+            _evaluate(tab, f"gpuscapeTurn.move({to_json_plotly(dict(camera))})"), FRAME_TIMEOUT_S
+        )
         params = {"format": "png", "clip": clip, "optimizeForSpeed": True}
         response = _check(
             await asyncio.wait_for(

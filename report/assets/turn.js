@@ -22,10 +22,9 @@ window.gpuscapeTurn = (function () {
     return { x: box.left, y: box.top };
   }
 
-  // Two animation frames after the relayout: the WebGL scene has redrawn by then. `extra`
-  // holds the frame's other layout changes (report.animate hides a title while it would cross).
-  async function move(camera, extra) {
-    await Plotly.relayout(gd, Object.assign({ 'scene.camera': camera }, extra || {}));
+  // Two animation frames after the relayout: the WebGL scene has redrawn by then.
+  async function move(camera) {
+    await Plotly.relayout(gd, { 'scene.camera': camera });
     await new Promise(function (resolve) {
       requestAnimationFrame(function () { requestAnimationFrame(function () { resolve(true); }); });
     });
