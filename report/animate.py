@@ -294,17 +294,25 @@ def animate_figure(
 
 
 def turn_figure(fig: Any) -> dict[str, Any]:
-    """The figure to turn (a dict): the depth axis (y, parameters in the landscape) without its
-    title. Turning about the vertical axis, the vertical axis's title stands at the front corner
-    and the depth axis's title would run through it for a third of the turn; its tick labels
-    (100M, 1B, 10B) still say what it is. (Changing titles frame by frame rebuilds plotly's
-    scene, which then ignores the next camera moves.)"""
+    """The figure to turn (a dict): the horizontal axes without their titles, their unit (the
+    title's "(GB)") written into their tick labels instead ("20 GB"). Turning about the vertical
+    axis, the vertical axis's title stands at the front corner and each horizontal axis's title
+    runs through it while that axis points at the camera. (Changing titles frame by frame
+    rebuilds plotly's scene, which then ignores the next camera moves.)"""
     import copy
 
     spec = copy.deepcopy(fig.to_plotly_json() if hasattr(fig, "to_plotly_json") else fig)
-    axis = (spec.get("layout", {}).get("scene") or {}).get("yaxis")
-    if isinstance(axis, dict):
-        axis["title"] = {**(axis.get("title") or {}), "text": ""}
+    scene = spec.get("layout", {}).get("scene") or {}
+    for name in ("xaxis", "yaxis"):
+        axis = scene.get(name)
+        if not isinstance(axis, dict):
+            continue
+        title = axis.get("title") or {}
+        text = str(title.get("text") or "")
+        unit = text[text.rfind("(") + 1 : -1] if text.endswith(")") and "(" in text else ""
+        if unit and axis.get("ticktext"):
+            axis["ticktext"] = [f"{label} {unit}" for label in axis["ticktext"]]
+        axis["title"] = {**title, "text": ""}
     return spec
 
 

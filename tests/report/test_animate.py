@@ -209,13 +209,14 @@ def test_the_gif_keeps_the_family_colours_exact(tmp_path):
     assert worst <= 2
 
 
-def test_the_turn_drops_the_depth_axis_title_only():
-    """The depth axis's title would cross the vertical one's mid-turn: the turn leaves it out
-    and keeps the others (and the figure it was given)."""
+def test_the_turn_keeps_only_the_vertical_axis_title_and_moves_units_into_ticks():
+    """A horizontal axis's title would cross the vertical one's mid-turn: the turn leaves them
+    out, writes their unit into their tick labels, and leaves the figure it was given alone."""
     fig = scene_figure()
+    fig.update_layout(scene_xaxis={"tickvals": [2, 4], "ticktext": ["2", "4"]})
     turned = turn_figure(fig)
     scene = turned["layout"]["scene"]
-    assert scene["yaxis"]["title"]["text"] == ""
-    assert scene["xaxis"]["title"]["text"] == "Peak memory (GB)"
+    assert scene["xaxis"]["title"]["text"] == scene["yaxis"]["title"]["text"] == ""
+    assert scene["xaxis"]["ticktext"] == ["2 GB", "4 GB"]
     assert scene["zaxis"]["title"]["text"] == "Decode (tok/s)"
     assert fig.layout.scene.yaxis.title.text == "Parameters"
