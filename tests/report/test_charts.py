@@ -331,3 +331,23 @@ def test_a_single_point_or_a_line_of_cells_is_not_a_3d_chart() -> None:
     for axis in varied["layout"]["scene"].values():
         for label in axis.get("ticktext", []) if isinstance(axis, dict) else []:
             assert len(label.replace(".", "")) <= 4, label
+
+
+def test_hover_and_counts_never_print_exponents() -> None:
+    """Speeds are plain numbers with thousands separators; a count that rounds up to the next
+    suffix takes it (999.6M is "1B", not "1e+03M")."""
+    import re
+
+    from report.text import count, metric_value
+
+    assert count(999.6e6, space=False) == "1B" and count(999_500_000) == "1 B" and count(999.7) == "1 k"
+    assert metric_value(METRICS["decode_tokens_per_s"], 3240.4) == "3,240 tok/s"
+    results = synthetic_results(300, 12, seed=4)
+    big = [
+        r.model_copy(update={"model": r.model.model_copy(update={"params_total": 999_600_000})})
+        for r in results[:5]
+    ]
+    for view in ("landscape", "memory-speed"):
+        spec = figure_spec(VIEWS[view], results + big)
+        hover = " ".join(text for t in spec["data"] for text in t.get("text") or [])
+        assert hover and not re.search(r"\de[+-]\d", hover)
