@@ -347,3 +347,15 @@ def test_config_table_puts_the_architecture_first_and_folds_generic_keys(tmp_pat
     # built from its config with random weights: no claim about a checkpoint's stored dtype
     assert "Random, built from the configuration (no checkpoint); measured at" in text
     assert "checkpoint&#39;s config" not in text and "checkpoint's config" not in text
+
+
+def test_a_charts_section_links_every_view_and_each_page_draws_its_chart(built):
+    from report.views import VIEWS
+
+    index = (built / "charts" / "index.html").read_text()
+    for name, view in VIEWS.items():
+        assert f'href="{name}.html"' in index or f'href="{name}/"' in index, name
+        page = (built / "charts" / f"{name}.html").read_text()
+        assert "plotly.min.js" in page and f"chart-view-{name}" in page
+    home = (built / "index.html").read_text()
+    assert "charts/index.html" in home or "charts/" in home  # in the navigation
