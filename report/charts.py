@@ -704,7 +704,7 @@ SCENE_PAD = 0.04  # a 3D axis's range reaches this fraction of its span past the
 FRAME_ASPECT = {"x": 1.7, "y": 1.0, "z": 0.95}
 # A site's chart is about square where a static image is 16:9; at the same camera the wide box
 # would be cut at the sides, so an interactive scene's camera stands this much further back.
-SITE_STEP_BACK = 1.6
+SITE_STEP_BACK = 1.2
 CORNER_CLEAR = 0.1  # no label on the first tenth of a 3D axis that meets another's labels there
 
 
@@ -874,7 +874,7 @@ def figure_layout(data: ChartData, template: Template, static: bool, subject: st
     has_key = view.symbol is not None and bool(data.points or data.context)
     title_px = title_band_px(static, subject is not None)
     top = title_px + (36 if has_key else 0)
-    height = STATIC_HEIGHT if static else (640 if view.is_3d else 560)
+    height = STATIC_HEIGHT if static else (480 if view.is_3d else 560)
     key_top = title_px - 6
     layout: dict[str, Any] = {
         "template": template_dict(template),
