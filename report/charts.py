@@ -30,8 +30,8 @@ from report.load import result_order
 from report.text import count, method_text, metric_value, setting_text
 from report.views import VIEWS, View
 
-Template = Literal["light", "dark", "presentation"]
-TEMPLATES: tuple[Template, ...] = ("light", "dark", "presentation")
+Template = Literal["light", "dark", "presentation", "presentation-dark"]
+TEMPLATES: tuple[Template, ...] = ("light", "dark", "presentation", "presentation-dark")
 
 # Rows a static 960x540 legend holds at the presentation font before it would overflow (a 2D
 # legend sits lower, beside the plot area, so it holds fewer).
@@ -56,12 +56,33 @@ SYMBOLS_2D = ("circle", "diamond", "square", "cross", "x", "star", "triangle-up"
 KNOWN_SYMBOLS_2D = {"float32": 0, "bfloat16": 1, "float16": 2, "int8": 3, "int4": 4, "qoq": 5}
 HOLLOW_3D = set(BITS_3D)
 
-CONTEXT_GREY = {"light": "#c4c4c4", "presentation": "#c4c4c4", "dark": "#5a5a5a"}
-FRONT_COLOR = {"light": "#222222", "presentation": "#222222", "dark": "#eeeeee"}
-NOTE_COLOR = {"light": "#555555", "presentation": "#555555", "dark": "#bbbbbb"}
+CONTEXT_GREY = {
+    "light": "#c4c4c4",
+    "presentation": "#c4c4c4",
+    "dark": "#5a5a5a",
+    "presentation-dark": "#5a5a5a",
+}
+FRONT_COLOR = {
+    "light": "#222222",
+    "presentation": "#222222",
+    "dark": "#eeeeee",
+    "presentation-dark": "#eeeeee",
+}
+NOTE_COLOR = {
+    "light": "#555555",
+    "presentation": "#555555",
+    "dark": "#bbbbbb",
+    "presentation-dark": "#bbbbbb",
+}
 IMPORTED_OUTLINE, IMPORTED_OUTLINE_WIDTH = "#222222", 3  # points from another tool's files
 IMPORTED_KEY = "imported"  # the symbol legend's entry for them (drawn with that outline)
-SYMBOL_KEY_COLOR = {"light": "#777777", "presentation": "#777777", "dark": "#aaaaaa"}
+SYMBOL_KEY_COLOR = {
+    "light": "#777777",
+    "presentation": "#777777",
+    "dark": "#aaaaaa",
+    "presentation-dark": "#aaaaaa",
+}
+DARK_BACKGROUND = "#111111"  # the site's dark page (report.build.PAGE_COLORS): dark images sit on it unseen
 
 
 def escape(text: str) -> str:
@@ -652,10 +673,15 @@ def _template_json(template: Template) -> str:
 
     import plotly.io as pio
 
-    base = pio.templates["plotly_dark" if template == "dark" else "plotly_white"].to_plotly_json()
+    dark = template in ("dark", "presentation-dark")
+    base = pio.templates["plotly_dark" if dark else "plotly_white"].to_plotly_json()
     layout = base["layout"]
     layout["font"] = {**layout.get("font", {}), "family": 'Arial, "Liberation Sans", Helvetica, sans-serif'}
-    if template == "presentation":
+    if template == "presentation-dark":  # the seed talk's look: the site's dark page colour
+        layout["paper_bgcolor"] = layout["plot_bgcolor"] = DARK_BACKGROUND
+        for axis in ("xaxis", "yaxis", "zaxis"):
+            layout.setdefault("scene", {}).setdefault(axis, {})["backgroundcolor"] = DARK_BACKGROUND
+    if template.startswith("presentation"):
         # plotly's "presentation" template is a font size; these keep 18 px (36 px in the PNG) and up
         layout["font"]["size"] = 18
         layout["title"] = {**layout.get("title", {}), "font": {"size": 26}}
@@ -667,7 +693,8 @@ def _template_json(template: Template) -> str:
 
 def template_dict(template: Template) -> dict[str, Any]:
     """A plotly template as a plain dict: plotly_white or plotly_dark with our fonts;
-    "presentation" is the light one at slide font sizes (18 px and up)."""
+    "presentation" is the light one at slide font sizes (18 px and up), "presentation-dark" the
+    dark one on the site's dark page colour."""
     import json
 
     if template not in TEMPLATES:

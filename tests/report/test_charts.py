@@ -351,3 +351,14 @@ def test_hover_and_counts_never_print_exponents() -> None:
         spec = figure_spec(VIEWS[view], results + big)
         hover = " ".join(text for t in spec["data"] for text in t.get("text") or [])
         assert hover and not re.search(r"\de[+-]\d", hover)
+
+
+def test_the_dark_presentation_template_draws_on_the_sites_dark_page() -> None:
+    from report.charts import DARK_BACKGROUND, template_dict
+
+    spec = figure_spec(VIEWS["landscape"], small_set(xss=False), "presentation-dark", static=True)
+    layout = spec["layout"]["template"]["layout"]
+    assert layout["paper_bgcolor"] == layout["plot_bgcolor"] == DARK_BACKGROUND
+    assert layout["scene"]["xaxis"]["backgroundcolor"] == DARK_BACKGROUND
+    assert layout["font"]["size"] == 18  # slide sizes, like "presentation"
+    assert template_dict("presentation")["layout"]["paper_bgcolor"] != DARK_BACKGROUND
