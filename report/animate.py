@@ -27,13 +27,14 @@ from typing import Any
 
 from PIL import Image
 
-DEFAULT_FRAMES = 48
-FRAME_MS = 80  # 12.5 frames a second: one turn of 48 frames takes about 4 s
+TURN_S = 10.0  # one turn, slow enough to talk over (8-12 s)
+DEFAULT_FRAMES = 240  # 24 frames a second in the MP4
+GIF_FRAMES = 80  # the GIF shows every third of them (8 a second): a third of the file, same turn
 WIDTH, HEIGHT, SCALE = 960, 540, 2  # the report's static PNG: 960x540 layout at scale 2
 DEFAULT_EYE = {"x": 1.25, "y": 1.25, "z": 1.25}  # plotly's own default camera
 # Seen from a corner the scene's box is wider than from the preset: step back a little so the
 # axis titles stay inside the picture all the way round.
-TURN_DISTANCE = 1.2
+TURN_DISTANCE = 1.1
 GIF_COLORS = 255  # one palette entry stays free for pillow's transparency optimisation
 
 NO_BROWSER = (
@@ -148,17 +149,33 @@ def check_frames(frames: Sequence[Image.Image], expected: tuple[int, int]) -> li
 # --------------------------------------------------------------------------- assembling
 
 
-def shared_palette(frames: Sequence[Image.Image], samples: int = 4) -> Image.Image:
+def shared_palette(
+    frames: Sequence[Image.Image], samples: int = 4, colors: Sequence[str] = ()
+) -> Image.Image:
     """One palette for every frame (no colour flicker between frames), from a few frames
-    spread over the turn, tiled at half size."""
+    spread over the turn, tiled at half size, holding `colors` (the figure's marker colours,
+    "#rrggbb") exactly: median cut alone averages a family's colour with its neighbours."""
     picks = [frames[round(i * len(frames) / samples)] for i in range(min(samples, len(frames)))]
     w, h = picks[0].size[0] // 2, picks[0].size[1] // 2
     tiles = Image.new("RGB", (w * len(picks), h), "white")
     for i, frame in enumerate(picks):
         tiles.paste(frame.resize((w, h), Image.Resampling.BILINEAR), (i * w, 0))
-    palette = tiles.quantize(colors=GIF_COLORS, method=Image.Quantize.MEDIANCUT)
+    exact = list(dict.fromkeys(c.lower() for c in colors if len(c) == 7 and c.startswith("#")))[
+        : GIF_COLORS // 2
+    ]
+    palette = tiles.quantize(colors=GIF_COLORS - len(exact), method=Image.Quantize.MEDIANCUT)
+    entries = (palette.getpalette() or [])[: 3 * (GIF_COLORS - len(exact))]
+    entries += [int(c[i : i + 2], 16) for c in exact for i in (1, 3, 5)]
+    palette.putpalette(entries)
     _, background = max(tiles.getcolors(maxcolors=w * h * len(picks)) or [(0, (255, 255, 255))])
     return _pin_background(palette, background)
+
+
+def figure_colors(fig: Any) -> list[str]:
+    """The marker colours of a figure (a Figure or a dict), for the GIF's palette."""
+    data = fig.to_plotly_json()["data"] if hasattr(fig, "to_plotly_json") else fig.get("data", [])
+    colors = [(trace.get("marker") or {}).get("color") for trace in data]
+    return [c for c in colors if isinstance(c, str)]
 
 
 def _pin_background(palette: Image.Image, background: tuple[int, int, int], near: int = 6) -> Image.Image:
@@ -181,11 +198,24 @@ def _pin_background(palette: Image.Image, background: tuple[int, int, int], near
     return palette
 
 
-def write_gif(frames: Sequence[Image.Image], path: Path, frame_ms: int = FRAME_MS) -> Path:
+def frame_ms(n_frames: int) -> float:
+    """How long each of n frames shows so that they make one turn in TURN_S."""
+    return 1000.0 * TURN_S / n_frames
+
+
+def gif_frames(frames: Sequence[Image.Image]) -> list[Image.Image]:
+    """The frames the GIF keeps: every k-th, so at most about GIF_FRAMES of them, still one turn."""
+    step = max(1, round(len(frames) / GIF_FRAMES))
+    return list(frames[::step])
+
+
+def write_gif(
+    frames: Sequence[Image.Image], path: Path, ms_per_frame: float, colors: Sequence[str] = ()
+) -> Path:
     """A looping GIF: one shared palette, no dithering (flat chart colours stay flat, and
     unchanged pixels stay identical, so pillow stores only the box that moved). pillow's
     `optimize` is off: with a shared palette it made the 48-frame GIF 37 % larger, not smaller."""
-    palette = shared_palette(frames)
+    palette = shared_palette(frames, colors=colors)
     indexed = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -194,7 +224,7 @@ def write_gif(frames: Sequence[Image.Image], path: Path, frame_ms: int = FRAME_M
         format="GIF",
         save_all=True,
         append_images=indexed[1:],
-        duration=frame_ms,
+        duration=round(ms_per_frame),
         loop=0,
         optimize=False,
     )
@@ -217,23 +247,31 @@ def find_ffmpeg() -> str | None:
         return None
 
 
-def write_mp4(frames: Sequence[Image.Image], path: Path, ffmpeg: str, frame_ms: int = FRAME_MS) -> Path:
-    """An H.264 MP4 (yuv420p, plays in browsers and PowerPoint) from raw RGB frames on a pipe."""
+def write_mp4(frames: Sequence[Image.Image], path: Path, ffmpeg: str, ms_per_frame: float) -> Path:
+    """An H.264 MP4 (yuv420p, plays in browsers and PowerPoint) from raw RGB frames on a pipe,
+    one frame at a time (240 frames at 1920x1080 are 1.5 GB as one buffer)."""
     w, h = frames[0].size
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.mp4")
     cmd = [
         ffmpeg, "-y", "-loglevel", "error",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{1000 / frame_ms:g}",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{1000 / ms_per_frame:g}",
         "-i", "-",
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
         "-movflags", "+faststart", str(tmp),
     ]  # fmt: skip
-    data = b"".join(f.tobytes() for f in frames)
-    proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdin is not None and proc.stderr is not None
+        try:
+            for frame in frames:
+                proc.stdin.write(frame.tobytes())
+        except BrokenPipeError:
+            pass  # ffmpeg stopped: its message follows
+        proc.stdin.close()
+        stderr = proc.stderr.read()
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
-        raise AnimationError(f"ffmpeg failed: {proc.stderr.decode(errors='replace').strip()[-500:]}")
+        raise AnimationError(f"ffmpeg failed: {stderr.decode(errors='replace').strip()[-500:]}")
     tmp.replace(path)
     return path
 
@@ -244,15 +282,38 @@ def animate_figure(
     name: str,
     *,
     n_frames: int = DEFAULT_FRAMES,
-    frame_ms: int = FRAME_MS,
     mp4: bool = True,
 ) -> Animation:
     """Turn a 3D figure (a plotly Figure or figure dict) once around its vertical axis:
     <out_dir>/<name>.gif, and .mp4 where an ffmpeg is installed. `name` must already be
     path-safe (a view name or a slug)."""
     started = time.perf_counter()
-    frames = render_frames(fig, figure_cameras(fig, n_frames))
-    return assemble(frames, out_dir, name, render_s=time.perf_counter() - started, frame_ms=frame_ms, mp4=mp4)
+    frames = render_frames(turn_figure(fig), figure_cameras(fig, n_frames))
+    render_s = time.perf_counter() - started
+    return assemble(frames, out_dir, name, render_s=render_s, mp4=mp4, colors=figure_colors(fig))
+
+
+def turn_figure(fig: Any) -> dict[str, Any]:
+    """The figure to turn (a dict): the horizontal axes without their titles, their unit (the
+    title's "(GB)") written into their tick labels instead ("20 GB"). Turning about the vertical
+    axis, the vertical axis's title stands at the front corner and each horizontal axis's title
+    runs through it while that axis points at the camera. (Changing titles frame by frame
+    rebuilds plotly's scene, which then ignores the next camera moves.)"""
+    import copy
+
+    spec = copy.deepcopy(fig.to_plotly_json() if hasattr(fig, "to_plotly_json") else fig)
+    scene = spec.get("layout", {}).get("scene") or {}
+    for name in ("xaxis", "yaxis"):
+        axis = scene.get(name)
+        if not isinstance(axis, dict):
+            continue
+        title = axis.get("title") or {}
+        text = str(title.get("text") or "")
+        unit = text[text.rfind("(") + 1 : -1] if text.endswith(")") and "(" in text else ""
+        if unit and axis.get("ticktext"):
+            axis["ticktext"] = [f"{label} {unit}" for label in axis["ticktext"]]
+        axis["title"] = {**title, "text": ""}
+    return spec
 
 
 def figure_cameras(fig: Any, n_frames: int = DEFAULT_FRAMES) -> list[dict[str, Any]]:
@@ -268,13 +329,15 @@ def assemble(
     name: str,
     *,
     render_s: float = 0.0,
-    frame_ms: int = FRAME_MS,
     mp4: bool = True,
+    colors: Sequence[str] = (),
 ) -> Animation:
-    """<out_dir>/<name>.gif from rendered frames, and .mp4 where an ffmpeg is installed."""
+    """One turn in TURN_S: <out_dir>/<name>.gif from every k-th rendered frame (gif_frames),
+    and .mp4 from all of them where an ffmpeg is installed; `colors` are kept exact in the GIF."""
     out = Path(out_dir)
     rendered = time.perf_counter()
-    gif = write_gif(frames, out / f"{name}.gif", frame_ms)
+    few = gif_frames(frames)
+    gif = write_gif(few, out / f"{name}.gif", frame_ms(len(few)), colors)
     gif_done = time.perf_counter()
     mp4_path, note = None, None
     ffmpeg = find_ffmpeg() if mp4 else None
@@ -283,7 +346,7 @@ def assemble(
     elif ffmpeg is None:
         note = "no ffmpeg found (install imageio-ffmpeg or ffmpeg for an MP4)"
     else:
-        mp4_path = write_mp4(frames, out / f"{name}.mp4", ffmpeg, frame_ms)
+        mp4_path = write_mp4(frames, out / f"{name}.mp4", ffmpeg, frame_ms(len(frames)))
     return Animation(
         gif=gif,
         mp4=mp4_path,

@@ -58,6 +58,7 @@ DEFAULT_FORMATS = FORMATS
 CHARTS_DIR = "charts"
 SLIDES_DIR = "slides"
 STATIC_TEMPLATE: Template = "presentation"  # report.charts' template for every static image
+STATIC_TEMPLATE_DARK: Template = "presentation-dark"  # ...under --theme dark (and a dark deck)
 ANIMATED_VIEW = "landscape"  # the view the animation turns
 DECK_IMAGES_DIR = "images"  # the deck's own pictures, where no chart image serves
 
@@ -94,6 +95,11 @@ class BuildContext:
     cached_images: int = 0
     animation: animate.Animation | None = None
     comparison: Comparison | None = None  # --compare BASE: the site's Compare page
+
+    @property
+    def static_template(self) -> Template:
+        """report.charts' template for the static images: dark ones under --theme dark."""
+        return STATIC_TEMPLATE_DARK if self.theme == "dark" else STATIC_TEMPLATE
 
     def path(self, *parts: str) -> Path:
         """A path inside the staging folder that cannot leave it (parts are checked)."""
@@ -406,7 +412,7 @@ def write_charts(context: BuildContext) -> None:
             spec = figure_spec(view, results, context.theme, data=data)
             _write_page(context, charts / f"{view.name}.html", view, spec, data, inline_plotly=True)
         if image_formats:
-            static = figure_spec(view, results, STATIC_TEMPLATE, static=True, data=data)
+            static = figure_spec(view, results, context.static_template, static=True, data=data)
             context.add_image(static, {fmt: charts / f"{view.name}.{fmt}" for fmt in image_formats})
     _write_model_charts(context, results, charts)
 
@@ -432,7 +438,7 @@ def _write_model_charts(context: BuildContext, results: list[Result], charts: Pa
                 _write_page(context, folder / f"{view.name}.html", view, spec, data, inline_plotly=False,
                             subject=name, plotly_src=f"../../{PLOTLY_JS}")  # fmt: skip
             if png:
-                static = figure_spec(view, pool, STATIC_TEMPLATE, static=True, data=data, **mode)
+                static = figure_spec(view, pool, context.static_template, static=True, data=data, **mode)
                 context.add_image(static, {"png": folder / f"{view.name}.png"})
 
 
@@ -584,7 +590,7 @@ def write_deck(context: BuildContext) -> None:
     band = title_band_px(static=True) - 10  # keep the symbol key just under the title
     model_band = title_band_px(static=True, subject=True) - 10
     for view in chosen:
-        spec = figure_spec(view, results, STATIC_TEMPLATE, static=True)
+        spec = figure_spec(view, results, context.static_template, static=True)
         pictures[view.name] = context.add_image(spec, {"png": folder / DECK_IMAGES_DIR / f"{view.name}.png"})[
             "png"
         ]
@@ -596,7 +602,7 @@ def write_deck(context: BuildContext) -> None:
                 continue
             cells = [r for r in results if r.model.name == model.name]
             pool, mode = _model_pool(first, model.name, results, cells)
-            spec = figure_spec(first, pool, STATIC_TEMPLATE, static=True, **mode)
+            spec = figure_spec(first, pool, context.static_template, static=True, **mode)
             key = f"model-{model.slug}"
             pictures[key] = context.add_image(spec, {"png": folder / DECK_IMAGES_DIR / f"{key}.png"})["png"]
             crops[key] = model_band / 540
@@ -614,7 +620,7 @@ def write_deck(context: BuildContext) -> None:
         key = _deck_key(context, deck)
         if context.cache.fetch(key, ".pptx", target):
             return
-        slides.write_deck(deck, target, template=context.template)
+        slides.write_deck(deck, target, template=context.template, dark=context.theme == "dark")
         context.cache.store(key, ".pptx", target)
 
     context.finish.append(finish)
@@ -638,10 +644,14 @@ def write_animation(context: BuildContext) -> None:
     ok = any(r.status == "ok" for r in context.results_list)
     if not context.frames or view is None or not view.is_3d or not ok:
         return
-    spec = figure_spec(view, context.results_list, STATIC_TEMPLATE, static=True)  # titled: a GIF stands alone
+    spec = figure_spec(
+        view, context.results_list, context.static_template, static=True
+    )  # titled: a GIF stands alone
+    if "scene" not in spec["layout"]:
+        return  # cells on one line or at one point are drawn flat (report.charts.flat_data): nothing turns
     cameras = animate.figure_cameras(spec, context.frames)
     folder = context.path(context.slides_dir)
-    key = digest("turn", spec, cameras, animate.FRAME_MS, _renderer())
+    key = digest("turn", spec, cameras, animate.TURN_S, animate.GIF_FRAMES, _renderer())
     ffmpeg = animate.find_ffmpeg() is not None
     gif, mp4 = folder / f"{ANIMATED_VIEW}.gif", folder / f"{ANIMATED_VIEW}.mp4"
     if context.cache.has(key, ".gif") and (not ffmpeg or context.cache.has(key, ".mp4")):
@@ -652,14 +662,16 @@ def write_animation(context: BuildContext) -> None:
             gif, mp4 if ffmpeg else None, None, context.frames, (1920, 1080), 0.0, 0.0, 0.0
         )
         return
-    context.turns.append(TurnJob(ANIMATED_VIEW, spec, cameras))
+    context.turns.append(TurnJob(ANIMATED_VIEW, animate.turn_figure(spec), cameras))
 
     def finish(stats: ExportStats) -> None:
         if ANIMATED_VIEW not in stats.frames:
             context.notes.append("animation skipped: its frames were not rendered (no Chromium)")
             return
         frames = animate.check_frames(stats.frames[ANIMATED_VIEW], (1920, 1080))
-        made = animate.assemble(frames, folder, ANIMATED_VIEW, render_s=stats.render_s)
+        made = animate.assemble(
+            frames, folder, ANIMATED_VIEW, render_s=stats.render_s, colors=animate.figure_colors(spec)
+        )
         context.cache.store(key, ".gif", made.gif)
         if made.mp4 is not None:
             context.cache.store(key, ".mp4", made.mp4)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import colorsys
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import html
@@ -30,8 +31,8 @@ from report.load import result_order
 from report.text import count, method_text, metric_value, number, setting_text, variant_parts
 from report.views import VIEWS, View
 
-Template = Literal["light", "dark", "presentation"]
-TEMPLATES: tuple[Template, ...] = ("light", "dark", "presentation")
+Template = Literal["light", "dark", "presentation", "presentation-dark"]
+TEMPLATES: tuple[Template, ...] = ("light", "dark", "presentation", "presentation-dark")
 
 # Rows a static 960x540 legend holds at the presentation font before it would overflow (a 2D
 # legend sits lower, beside the plot area, so it holds fewer).
@@ -39,26 +40,50 @@ STATIC_LEGEND_ROWS = {True: 13, False: 11}  # by view.is_3d
 HTML_LEGEND_MODELS = 60  # interactive legends scroll, but past this a family legend reads better
 STATIC_HEIGHT = 540  # report.export's layout height; the key's place is worked out in pixels
 MAX_TITLE_CHARS = 70  # a model name longer than this is cut in a chart title (never in hover)
-MAX_STATIC_LEGEND_CHARS = 28  # ...and in a static image's legend, so the plot keeps its width
+MAX_STATIC_LEGEND_CHARS = 22  # ...and in a static image's legend, so the scene keeps its width
 SETTING_METRICS = ("batch_size", "prompt_tokens", "new_tokens")
 KEY_METRICS = ("decode_tokens_per_s", "prefill_latency", "peak_memory", "params_total")
 
-# Marker symbols. In 3D plotly draws markers as text glyphs; of its 3D symbols only circle,
-# square, diamond (each with a hollow form) and cross draw everywhere ("x" is an emoji glyph that
-# many machines lack), so in 3D the unquantized dtypes keep a shape each and every quantized
-# scheme is a cross (hover tells them apart). 2D has shapes to spare.
-SYMBOLS_3D = {"float32": "circle", "bfloat16": "diamond", "float16": "square"}
-SYMBOL_3D_OTHER = "cross"
+# Marker symbols. In 3D plotly draws markers as text glyphs; of its 3D symbols only circle, square
+# and diamond have a hollow form (hollow = estimated), so in 3D the symbol says how many bits a
+# weight takes: circle for unquantized floats, square for 8-bit, diamond for 4-bit and below. The
+# symbol key names the precisions under each shape and hover names a cell's own. 2D has shapes to
+# spare: one per precision.
+SYMBOLS_3D = {"float32": "circle", "float16": "circle", "bfloat16": "circle", "fp8": "square",
+              "int8": "square", "w8a8": "square", "int4": "diamond", "nf4": "diamond", "w4a8": "diamond",
+              "w4a16": "diamond", "qoq": "diamond"}  # fmt: skip
+BITS_3D = {"circle": "16-32 bit", "square": "8 bit", "diamond": "4 bit"}  # the key's name for a shape
 SYMBOLS_2D = ("circle", "diamond", "square", "cross", "x", "star", "triangle-up", "pentagon", "hexagon")
 KNOWN_SYMBOLS_2D = {"float32": 0, "bfloat16": 1, "float16": 2, "int8": 3, "int4": 4, "qoq": 5}
-HOLLOW_3D = {"circle", "diamond", "square"}
+HOLLOW_3D = set(BITS_3D)
 
-CONTEXT_GREY = {"light": "#c4c4c4", "presentation": "#c4c4c4", "dark": "#5a5a5a"}
-FRONT_COLOR = {"light": "#222222", "presentation": "#222222", "dark": "#eeeeee"}
-NOTE_COLOR = {"light": "#555555", "presentation": "#555555", "dark": "#bbbbbb"}
+CONTEXT_GREY = {
+    "light": "#c4c4c4",
+    "presentation": "#c4c4c4",
+    "dark": "#5a5a5a",
+    "presentation-dark": "#5a5a5a",
+}
+FRONT_COLOR = {
+    "light": "#222222",
+    "presentation": "#222222",
+    "dark": "#eeeeee",
+    "presentation-dark": "#eeeeee",
+}
+NOTE_COLOR = {
+    "light": "#555555",
+    "presentation": "#555555",
+    "dark": "#bbbbbb",
+    "presentation-dark": "#bbbbbb",
+}
 IMPORTED_OUTLINE, IMPORTED_OUTLINE_WIDTH = "#222222", 3  # points from another tool's files
 IMPORTED_KEY = "imported"  # the symbol legend's entry for them (drawn with that outline)
-SYMBOL_KEY_COLOR = {"light": "#777777", "presentation": "#777777", "dark": "#aaaaaa"}
+SYMBOL_KEY_COLOR = {
+    "light": "#777777",
+    "presentation": "#777777",
+    "dark": "#aaaaaa",
+    "presentation-dark": "#aaaaaa",
+}
+DARK_BACKGROUND = "#111111"  # the site's dark page (report.build.PAGE_COLORS): dark images sit on it unseen
 
 
 def escape(text: str) -> str:
@@ -113,8 +138,30 @@ def family_color(family: str) -> str:
     return KNOWN_FAMILY_COLORS.get(family.strip().casefold()) or category_color(family)
 
 
-def _color(category: str, value: str) -> str:
-    return family_color(value) if category == "family" else category_color(value)
+SHADE_LIGHTNESS = (-0.18, -0.12, -0.06, 0.0, 0.06, 0.12, 0.18)  # a model's shade of its family's hue
+SHADE_HUE = (-0.024, -0.012, 0.0, 0.012, 0.024)
+
+
+def model_color(family: str, model: str) -> str:
+    """A model's colour: its family's hue in a shade of its own (lighter or darker, a little
+    warmer or cooler), derived from the two names alone, so a model keeps its colour in every
+    chart, result set and run, and models of one family read as one group."""
+    base = family_color(family)
+    hue, lightness, saturation = colorsys.rgb_to_hls(*(int(base[i : i + 2], 16) / 255 for i in (1, 3, 5)))
+    h = _hash(model, "shade")
+    lightness = min(max(lightness + SHADE_LIGHTNESS[h % len(SHADE_LIGHTNESS)], 0.22), 0.74)
+    hue = (hue + SHADE_HUE[(h >> 8) % len(SHADE_HUE)]) % 1.0
+    r, g, b = colorsys.hls_to_rgb(hue, lightness, saturation)
+    return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+
+
+def point_color(view: View, result: Result, level: str) -> str:
+    """The colour of a cell: by family a model's own shade of its family's hue where the legend
+    names models, the family's colour where it names families; else from the category's value."""
+    if view.color == "family":
+        family = result.model.family
+        return model_color(family, result.model.name) if level == "model" else family_color(family)
+    return category_color(category_value(result, view.color))
 
 
 VARIANT_SEP = " · "  # precision = number format, then the engine and KV format where not default
@@ -157,11 +204,20 @@ def symbol_for(value: str, *, three_d: bool, hollow: bool = False) -> str:
     plotly has a hollow form of it."""
     value = value.split(VARIANT_SEP)[0]  # a precision's engine and KV variants share its symbol
     if three_d:
-        symbol = SYMBOLS_3D.get(value.lower(), SYMBOL_3D_OTHER)
+        symbol = SYMBOLS_3D.get(value.lower()) or _symbol_by_bits(value.lower())
         return f"{symbol}-open" if hollow and symbol in HOLLOW_3D else symbol
     index = KNOWN_SYMBOLS_2D.get(value.lower(), _hash(value, "symbol"))
     symbol = SYMBOLS_2D[index % len(SYMBOLS_2D)]
     return f"{symbol}-open" if hollow else symbol
+
+
+def _symbol_by_bits(value: str) -> str:
+    """The 3D shape of a precision the table does not know, by the bit count its name gives
+    ("int2", "fp6"): 8 and up square, fewer diamond; no number: circle (a float dtype)."""
+    digits = "".join(c if c.isdigit() else " " for c in value).split()
+    if not digits:
+        return "circle"
+    return "square" if int(digits[0]) >= 8 else "diamond"
 
 
 # --------------------------------------------------------------------------- selecting cells
@@ -314,6 +370,33 @@ def _expected_notes(estimates: Sequence[Result], results: Iterable[Result]) -> d
         else:
             notes[id(result)] = "no efficiency known: the speed shown is an upper bound"
     return notes
+
+
+def flat_data(data: ChartData) -> ChartData | None:
+    """A 3D view whose cells take one value on some axis (one model's single cell, one batch
+    size) drawn as a 2D chart instead: a scene with a flat or a point cloud says nothing. Kept
+    are the axes the cells vary on, the vertical axis (the view's z, speed in the built-in
+    views) first among equals, as the 2D y axis. None where the view is 2D or varies on all three."""
+    view = data.view
+    shown = data.points + data.context
+    if not view.is_3d or not shown:
+        return None
+    varies = [len({p.values[i] for p in shown}) > 1 for i in range(3)]
+    if all(varies):
+        return None
+    # z (index 2) first, then x, then y; the axes the cells vary on before the others
+    a, b = sorted(sorted((2, 0, 1), key=lambda i: not varies[i])[:2], key=lambda i: i == 2)
+    axes = view.axes()
+    flat = view.model_copy(update={"x": axes[a], "y": axes[b], "z": None})
+
+    def project(points: list[Point]) -> list[Point]:
+        return [dataclasses.replace(p, values=(p.values[a], p.values[b])) for p in points]
+
+    return ChartData(
+        view=flat, metrics=(data.metrics[a], data.metrics[b]), points=project(data.points),
+        context=project(data.context), failed=data.failed, missing=data.missing,
+        device_kinds=data.device_kinds,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- text
@@ -494,7 +577,7 @@ def model_traces(data: ChartData, level: str, static: bool, split: bool = False)
         entries = by_group[group]
         for i, entry in enumerate(sorted(entries, key=str.casefold)):
             points = entries[entry]
-            color = _color(view.color, category_value(points[0].result, view.color))
+            color = point_color(view, points[0].result, level)
             legend_group = f"{level}:{entry}"
             title = f"<b>{escape(_short(group, static))}</b>" if level == "model" and i == 0 else None
             traces.append(legend_entry(view, dims, escape(_short(entry, static)), legend_group, color, title))
@@ -559,17 +642,27 @@ def context_traces(
 
 
 def symbol_key_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
-    """A second, horizontal legend under the title that explains the symbols: one grey entry
-    per precision (or whatever the view's symbol stands for), and hollow for estimates."""
+    """A second, horizontal legend under the title that explains the symbols in one row: one
+    grey entry per symbol naming the number formats it stands for (in 3D a shape per weight bit
+    width, "4 bit: int4, nf4"), and hollow for estimates. Engine and KV variants share their
+    format's symbol and are named in hover, which keeps the key to one row."""
     view = data.view
     shown = data.points + data.context
     if view.symbol is None or not shown:
         return []
-    values = sorted({category_value(p.result, view.symbol) for p in shown}, key=str.casefold)
+    values = sorted(
+        {category_value(p.result, view.symbol).split(VARIANT_SEP)[0] for p in shown}, key=str.casefold
+    )
     by_symbol: dict[str, list[str]] = {}
-    for value in values:  # in 3D several quantized schemes share the cross: one entry for them
+    for value in values:
         by_symbol.setdefault(symbol_for(value, three_d=view.is_3d), []).append(value)
-    keys = [(", ".join(names), symbol) for symbol, names in by_symbol.items()]
+    order = list(BITS_3D) if view.is_3d else list(by_symbol)
+    keys = [
+        (f"{BITS_3D[symbol]}: " if view.is_3d and view.symbol == "precision" else "")
+        + ", ".join(by_symbol[symbol])
+        for symbol in sorted(by_symbol, key=order.index)
+    ]
+    keys = list(zip(keys, sorted(by_symbol, key=order.index), strict=True))
     if any(p.result.method == "estimated" for p in shown):
         keys.append(("estimated", "circle-open"))
     tools = sorted({p.result.source.tool for p in shown if p.result.method == "imported" and p.result.source})
@@ -689,10 +782,15 @@ def _template_json(template: Template) -> str:
 
     import plotly.io as pio
 
-    base = pio.templates["plotly_dark" if template == "dark" else "plotly_white"].to_plotly_json()
+    dark = template in ("dark", "presentation-dark")
+    base = pio.templates["plotly_dark" if dark else "plotly_white"].to_plotly_json()
     layout = base["layout"]
     layout["font"] = {**layout.get("font", {}), "family": 'Arial, "Liberation Sans", Helvetica, sans-serif'}
-    if template == "presentation":
+    if template == "presentation-dark":  # the seed talk's look: the site's dark page colour
+        layout["paper_bgcolor"] = layout["plot_bgcolor"] = DARK_BACKGROUND
+        for axis in ("xaxis", "yaxis", "zaxis"):
+            layout.setdefault("scene", {}).setdefault(axis, {})["backgroundcolor"] = DARK_BACKGROUND
+    if template.startswith("presentation"):
         # plotly's "presentation" template is a font size; these keep 18 px (36 px in the PNG) and up
         layout["font"]["size"] = 18
         layout["title"] = {**layout.get("title", {}), "font": {"size": 26}}
@@ -704,7 +802,8 @@ def _template_json(template: Template) -> str:
 
 def template_dict(template: Template) -> dict[str, Any]:
     """A plotly template as a plain dict: plotly_white or plotly_dark with our fonts;
-    "presentation" is the light one at slide font sizes (18 px and up)."""
+    "presentation" is the light one at slide font sizes (18 px and up), "presentation-dark" the
+    dark one on the site's dark page colour."""
     import json
 
     if template not in TEMPLATES:
@@ -732,7 +831,53 @@ def log_ticks(low: float, high: float, wide: float = 2.5) -> list[float]:
 
 
 def _tick_label(value: float) -> str:
-    return count(value, space=False) if value >= 1000 else f"{value:g}"
+    return count(value, space=False) if value >= 1000 else f"{value:.3g}"
+
+
+SCENE_PAD = 0.04  # a 3D axis's range reaches this fraction of its span past the data
+# The scene's box for a view's "frame" aspect: wide along x (the bottom edge at the slide camera),
+# so at 16:9 the scene fills the width left of the legend as well as the height under the title.
+FRAME_ASPECT = {"x": 1.7, "y": 1.0, "z": 0.95}
+# A site's chart is about square where a static image is 16:9; at the same camera the wide box
+# would be cut at the sides, so an interactive scene's camera stands this much further back.
+SITE_STEP_BACK = 1.2
+CORNER_CLEAR = 0.1  # no label on the first tenth of a 3D axis that meets another's labels there
+
+
+def nice_ticks(low: float, high: float, target: int = 5) -> list[float]:
+    """Round values (a 1, 2 or 5 step) for a linear axis from low to high, about `target` of them."""
+    if high <= low:
+        return [low]
+    raw = (high - low) / target
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= raw)
+    first = math.ceil(low / step - 1e-9)
+    return [round(k * step, 12) for k in range(first, math.floor(high / step + 1e-9) + 1)]
+
+
+def _scene_axis_ticks(layout: dict[str, Any], values: Sequence[float], log: bool, corner: bool) -> None:
+    """A 3D axis's range and labels, set here rather than left to plotly: the range hugs the
+    data (the scene fills its frame) and, on the two axes whose labels meet at the front corner
+    (x along the bottom, z up the side), the first tenth of the axis carries no label, so "0"
+    and "10" never print over each other. A single value gets a range around it and one label."""
+    lo, hi = min(values), max(values)
+    if log:
+        lo, hi = math.log10(lo), math.log10(hi)
+    span = hi - lo or (0.5 if log else abs(hi) * 0.2 or 1.0)
+    low, high = lo - SCENE_PAD * span, hi + SCENE_PAD * span
+    layout["range"] = [low, high]
+    clear = low + (CORNER_CLEAR * (high - low) if corner and hi > lo else 0.0)
+    if "tickvals" in layout:
+        ticks = layout["tickvals"]
+    elif log:
+        ticks = log_ticks(10.0**lo, 10.0**hi, wide=1.5)
+    else:
+        ticks = nice_ticks(low, high)
+    position = (lambda v: math.log10(v)) if log else (lambda v: v)  # noqa: E731
+    kept = [v for v in ticks if clear <= position(v) <= high] or [10.0**lo if log else lo]
+    labels = dict(zip(layout.get("tickvals", []), layout.get("ticktext", []), strict=True))
+    layout["tickvals"] = kept
+    layout["ticktext"] = [labels.get(v) or _tick_label(v) for v in kept]
 
 
 def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[str, Any]:
@@ -757,8 +902,8 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
     if view.is_3d:
         layout["title"]["font"] = {"size": 18 if static else 13}
         layout["tickfont"] = {"size": 16 if static else 11}
-        if not log and "tickvals" not in layout:
-            layout["nticks"] = 6  # a foreshortened 3D axis crowds plotly's default 0, 10, ... 80
+        if values:
+            _scene_axis_ticks(layout, values, log, corner=index == 2)
     else:
         layout["automargin"] = True
         layout["zeroline"] = False
@@ -770,14 +915,23 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
 
 def _scene(view: View, data: ChartData, static: bool) -> dict[str, Any]:
     scene: dict[str, Any] = {f"{a}axis": _axis_layout(view, data, i, static) for i, a in enumerate("xyz")}
-    scene["camera"] = view.camera_layout()
-    if isinstance(view.aspect, dict):
+    scene["camera"] = view.camera_layout() if static else _stepped_back(view.camera_layout(), SITE_STEP_BACK)
+    if isinstance(view.aspect, dict) or view.aspect == "frame":
         scene["aspectmode"] = "manual"
-        scene["aspectratio"] = dict(view.aspect)
+        scene["aspectratio"] = dict(view.aspect) if isinstance(view.aspect, dict) else dict(FRAME_ASPECT)
     else:
         scene["aspectmode"] = view.aspect
     scene["domain"] = {"x": [0.0, 0.74 if static else 0.78], "y": [0.0, 1.0]}
     return scene
+
+
+def _stepped_back(camera: dict[str, Any], factor: float) -> dict[str, Any]:
+    """The camera `factor` times as far from the point it looks at."""
+    eye, center = camera.get("eye"), camera.get("center") or {"x": 0.0, "y": 0.0, "z": 0.0}
+    if not eye:
+        return camera
+    moved = {k: round(center.get(k, 0.0) + factor * (eye[k] - center.get(k, 0.0)), 6) for k in "xyz"}
+    return {**camera, "eye": moved}
 
 
 def _legends(view: View, static: bool, key_top: float, height: float) -> dict[str, Any]:
@@ -792,6 +946,8 @@ def _legends(view: View, static: bool, key_top: float, height: float) -> dict[st
         "xanchor": "left",
         "x": (0.75 if static else 0.79) if view.is_3d else 1.02,
     }
+    if static:  # a size under the template's 18 px: a long name's entry fits right of the scene
+        main["font"] = main["grouptitlefont"] = {"size": 16}
     key = {
         "orientation": "h",
         "yref": "container",  # right under the title, however tall the plot's margins are
@@ -854,7 +1010,7 @@ def figure_layout(data: ChartData, template: Template, static: bool, subject: st
     has_key = view.symbol is not None and bool(data.points or data.context)
     title_px = title_band_px(static, subject is not None)
     top = title_px + (36 if has_key else 0)
-    height = STATIC_HEIGHT if static else (640 if view.is_3d else 560)
+    height = STATIC_HEIGHT if static else (480 if view.is_3d else 560)
     key_top = title_px - 6
     layout: dict[str, Any] = {
         "template": template_dict(template),
@@ -930,6 +1086,7 @@ def _figure_spec(
 ) -> dict[str, Any]:
     if data is None:
         data = chart_data(view, results, highlight=highlight, only=only)
+    data = flat_data(data) or data
     level = legend_level(data, static)
     subject = highlight or only
     traces = context_traces(data, template, static, split) + model_traces(data, level, static, split)

@@ -161,8 +161,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--theme",
         choices=("light", "dark"),
         default="light",
-        help="colours of the interactive HTML charts (static images always use the light "
-        "presentation template)",
+        help="colours of the charts, the static images and the deck: dark puts them on the "
+        "site's dark page colour with light text",
     )
     parser.add_argument(
         "--tabs",

@@ -200,7 +200,7 @@ async def _export(
                 await _worker(tab, queue, stats, on_done)
 
             workers = [asyncio.create_task(open_and_work()) for _ in range(tabs if jobs else 0)]
-            workers += [asyncio.create_task(_turn_tab(browser, _page_url, turn, stats)) for turn in turns]
+            workers += [asyncio.create_task(_turn_tab(browser, page, turn, stats)) for turn in turns]
             try:
                 await asyncio.gather(*workers)
             finally:

@@ -79,6 +79,8 @@ MAX_HOME_FAILED = 100  # failed cells listed under the landscape; model pages li
 HOME_VIEW = "landscape"  # report/views.yaml
 SLIDES_TEMPLATE = "slides.md.j2"  # the site's slide view of the deck's charts
 SLIDES_PAGE = "slides.md"
+CHARTS_DIR = "charts"  # docs/charts/: a page per view and an index linking them
+CHARTS_TEMPLATE = "charts.md.j2"
 
 
 class SiteError(RuntimeError):
@@ -145,6 +147,18 @@ def model_charts(
         Chart(chosen[name].title, embed(spec, f"chart-{page.slug}-{name}"), chosen[name].description)
         for name, spec in specs.items()
     ]
+
+
+def view_charts(results: Sequence[Result], views: Mapping[str, Any] | None = None) -> list[tuple[str, Chart]]:
+    """Every view, 2D and 3D, as (view name, interactive chart) for the Charts pages."""
+    from report import charts
+
+    chosen = views if views is not None else charts.VIEWS
+    out = []
+    for name, view in chosen.items():
+        spec = charts.figure_spec(view, list(results), "light")
+        out.append((name, Chart(view.title, embed(spec, f"chart-view-{name}"), view.description)))
+    return out
 
 
 # --------------------------------------------------------------------------- hand-written pages
@@ -315,6 +329,8 @@ def render_docs(
     for page in pages.models:
         text = env.get_template("model.md.j2").render(page=page, site=pages)
         written.append(_write(tmp / MODELS_DIR / f"{page.slug}.md", text))
+    if charts and pages.results:
+        written += _write_charts(env, view_charts(pages.results, views), tmp)
     for name, text in (extra_pages or {}).items():
         written.append(_write(tmp / _extra_page_name(name), text))
     _write_raw(pages, tmp)
@@ -325,6 +341,16 @@ def render_docs(
     else:
         tmp.rename(docs_dir)
     return [docs_dir / p.relative_to(tmp) for p in written]
+
+
+def _write_charts(env: jinja2.Environment, charts: Sequence[tuple[str, Chart]], docs: Path) -> list[Path]:
+    """charts/index.md linking every view, and charts/<view>.md with the view's chart."""
+    (docs / CHARTS_DIR).mkdir(parents=True, exist_ok=True)
+    template = env.get_template(CHARTS_TEMPLATE)
+    written = [_write(docs / CHARTS_DIR / "index.md", template.render(charts=charts, chart=None))]
+    for name, chart in charts:
+        written.append(_write(docs / CHARTS_DIR / f"{name}.md", template.render(charts=charts, chart=chart)))
+    return written
 
 
 def _extra_page_name(name: str) -> str:
@@ -500,12 +526,19 @@ def write_mkdocs_config(
         theme["custom_dir"] = os.path.relpath(custom, out_dir)
     rel = [p.relative_to(docs_dir).as_posix() for p in pages]
     models = [r for r in rel if r.startswith(f"{MODELS_DIR}/")]
-    extra = [r for r in rel if r not in models and r not in ("index.md", "methodology.md")]
+    views = [r for r in rel if r.startswith(f"{CHARTS_DIR}/")]
+    extra = [r for r in rel if r not in models + views and r not in ("index.md", "methodology.md")]
     config.update(
         docs_dir=os.path.relpath(docs_dir, out_dir),
         site_dir="site",
         theme=theme,
-        nav=["index.md", *([{"Models": models}] if models else []), *extra, "methodology.md"],
+        nav=[
+            "index.md",
+            *([{"Charts": views}] if views else []),
+            *([{"Models": models}] if models else []),
+            *extra,
+            "methodology.md",
+        ],
     )
     site_url = site_url or os.environ.get("SITE_URL")
     if site_url:

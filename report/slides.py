@@ -840,8 +840,40 @@ def _write_text(prs: Any, layout: Any, text: TextSlide) -> int:
     return count
 
 
-def write_deck(deck: Deck, path: Path | str, *, template: Path | str | None = None) -> Path:
-    """Lay the deck out as a .pptx at `path` (written to a temporary name, then renamed)."""
+DARK_BACKGROUND = (0x11, 0x11, 0x11)  # the site's dark page (report.build.PAGE_COLORS)
+DARK_TEXT = (0xF2, 0xF5, 0xFA)
+
+
+def darken(prs: Any) -> None:
+    """Every slide on the site's dark page colour with light text (tables included): the
+    seed talk's look, for `--theme dark`."""
+    from pptx.dml.color import RGBColor
+
+    background, text = RGBColor(*DARK_BACKGROUND), RGBColor(*DARK_TEXT)
+    for slide in prs.slides:
+        fill = slide.background.fill
+        fill.solid()
+        fill.fore_color.rgb = background
+        for shape in slide.shapes:
+            frames = [shape.text_frame] if shape.has_text_frame else []
+            if getattr(shape, "has_table", False) and shape.has_table:
+                for row in shape.table.rows:
+                    for cell in row.cells:
+                        cell.fill.solid()
+                        cell.fill.fore_color.rgb = background
+                        frames.append(cell.text_frame)
+            for frame in frames:
+                for paragraph in frame.paragraphs:
+                    paragraph.font.color.rgb = text
+                    for run in paragraph.runs:
+                        run.font.color.rgb = text
+
+
+def write_deck(
+    deck: Deck, path: Path | str, *, template: Path | str | None = None, dark: bool = False
+) -> Path:
+    """Lay the deck out as a .pptx at `path` (written to a temporary name, then renamed);
+    `dark` puts every slide on a dark background with light text (darken)."""
     prs = open_presentation(Path(template) if template else None)
     title_layout, content_layout = pick_layouts(prs)
     _write_title(prs, title_layout, deck)
@@ -855,6 +887,8 @@ def write_deck(deck: Deck, path: Path | str, *, template: Path | str | None = No
         _write_table(prs, content_layout, table)
     if deck.methodology is not None:
         _write_text(prs, content_layout, deck.methodology)
+    if dark:
+        darken(prs)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp.pptx")

@@ -38,6 +38,8 @@ def count(n: float | None, *, space: bool = True) -> str:
     if n is None:
         return "n/a"
     gap = " " if space else ""
+    # rounded first, so 999.6M takes the next suffix ("1B"), never "1e+03M"
+    n = float(f"{n:.3g}") if isinstance(n, float) or abs(n) >= 1000 else n
     for scale, suffix in _COUNT_SUFFIXES:
         if abs(n) >= scale:
             return f"{n / scale:.3g}{gap}{suffix}"

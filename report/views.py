@@ -50,10 +50,11 @@ FILTER_KEYS = (
 )
 
 # Where the camera sits for each preset (plotly scene coordinates, z up). "slide" looks across
-# the x axis from the front right and a little above, so x runs along the bottom edge, y recedes
-# to the right and z stands up: all three axes and their titles stay readable at 16:9.
+# the x axis from the front, a little right and above, so x runs along the bottom edge, y recedes
+# to the right and z stands up: all three axes and their titles stay readable at 16:9, and with
+# the "frame" aspect the scene fills its frame (tests/report/test_frame_fill.py measures it).
 CAMERAS: dict[str, dict[str, dict[str, float]]] = {
-    "slide": {"eye": {"x": 1.15, "y": -1.95, "z": 0.62}, "center": {"x": 0.0, "y": 0.0, "z": -0.2}},
+    "slide": {"eye": {"x": 0.72, "y": -1.95, "z": 0.45}, "center": {"x": -0.05, "y": 0.0, "z": -0.3}},
     "iso": {"eye": {"x": 1.25, "y": 1.25, "z": 1.25}},
     "front": {"eye": {"x": 0.0, "y": -2.3, "z": 0.35}},
     "side": {"eye": {"x": 2.3, "y": 0.0, "z": 0.35}},
@@ -117,7 +118,8 @@ class View(_Strict):
     filter: dict[str, tuple[str | int | None, ...]] = Field(default_factory=dict)
     pareto: bool = False  # 2D only: join the cells no other cell beats on both axes
     camera: str | dict[str, dict[str, float]] = "slide"
-    aspect: Literal["cube", "auto", "data"] | dict[str, float] = "cube"
+    # "frame": a box wider than deep, shaped for a 16:9 frame (report.charts.FRAME_ASPECT)
+    aspect: Literal["frame", "cube", "auto", "data"] | dict[str, float] = "frame"
     per_model: Literal["none", "highlight", "only"] = "none"
     legend: Literal["auto", "model", "family"] = "auto"
 

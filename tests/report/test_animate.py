@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 
@@ -12,10 +13,21 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from report.animate import AnimationError, animate_figure, find_ffmpeg, turn_cameras
+from report.animate import (
+    DEFAULT_FRAMES,
+    GIF_FRAMES,
+    TURN_S,
+    AnimationError,
+    animate_figure,
+    assemble,
+    find_ffmpeg,
+    turn_cameras,
+    turn_figure,
+)
+from report.charts import family_color
 from tests.report.site_chrome import find_chromium
 
-FRAMES = 8  # the tests check the mechanics; make perf times the real 48
+FRAMES = 8  # the tests check the mechanics; make perf times the real DEFAULT_FRAMES
 
 
 def scene_figure() -> go.Figure:
@@ -125,7 +137,7 @@ def test_missing_browser_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_no_ffmpeg_still_gives_the_gif(tmp_path, monkeypatch):
     frames = [Image.new("RGB", (1920, 1080), (255, 255, 255 - 40 * i)) for i in range(3)]
-    monkeypatch.setattr("report.animate.render_frames", lambda fig, cameras: frames[: len(cameras)])
+    monkeypatch.setattr("report.animate.render_frames", lambda fig, cameras, **_: frames[: len(cameras)])
     monkeypatch.setattr("report.animate.find_ffmpeg", lambda: None)
     animation = animate_figure(scene_figure(), tmp_path, "x", n_frames=3)
     assert animation.mp4 is None and "no ffmpeg" in (animation.mp4_note or "")
@@ -138,3 +150,73 @@ def test_find_ffmpeg_prefers_path(monkeypatch, tmp_path):
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     assert find_ffmpeg() == shutil.which("ffmpeg") == str(fake)
+
+
+def _stripes(n: int, size: tuple[int, int] = (320, 180)) -> list[Image.Image]:
+    """Frames like a chart's: a smooth gradient (thousands of colours, so a palette must choose)
+    with blocks of family colours that move from frame to frame."""
+    colours = [family_color(f) for f in ("Llama", "Gemma", "Qwen", "SmolLM", "Mixtral", "Zebra-LM")]
+    w, h = size
+    base = Image.linear_gradient("L").resize(size).convert("RGB")
+    tint = Image.new("RGB", size, (40, 160, 220))
+    frames = []
+    for i in range(n):
+        frame = Image.blend(base, tint, 0.35 + 0.3 * i / n)
+        for j, colour in enumerate(colours):
+            x = (20 + 45 * j + 3 * i) % (w - 24)
+            frame.paste(colour, (x, 30 + 20 * (j % 5), x + 20, 45 + 20 * (j % 5)))
+        frames.append(frame)
+    return frames, colours
+
+
+def test_one_turn_takes_ten_seconds_at_24_frames_a_second_and_the_gif_keeps_a_third(tmp_path):
+    frames, colours = _stripes(DEFAULT_FRAMES)
+    made = assemble(frames, tmp_path, "turn", colors=colours, mp4=find_ffmpeg() is not None)
+    gif = Image.open(made.gif)
+    durations = []
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        durations.append(gif.info["duration"])
+    assert gif.n_frames == GIF_FRAMES and 8000 <= sum(durations) <= 12000
+    assert 8 <= TURN_S <= 12 and DEFAULT_FRAMES / TURN_S >= 24
+    if made.mp4 is None:
+        pytest.skip("needs an ffmpeg (imageio-ffmpeg) for the MP4")
+    probe = subprocess.run(
+        [find_ffmpeg(), "-i", str(made.mp4), "-f", "null", "-"], capture_output=True, text=True
+    )
+    duration = re.search(r"Duration: (\d+):(\d+):([\d.]+)", probe.stderr)
+    assert duration is not None
+    seconds = 3600 * int(duration[1]) + 60 * int(duration[2]) + float(duration[3])
+    assert seconds == pytest.approx(TURN_S, abs=0.05)
+    assert re.findall(r"frame=\s*(\d+)", probe.stderr)[-1] == str(DEFAULT_FRAMES)
+    assert "24 fps" in probe.stderr
+
+
+def test_the_gif_keeps_the_family_colours_exact(tmp_path):
+    frames, colours = _stripes(12)
+    made = assemble(frames, tmp_path, "turn", colors=colours, mp4=False)
+    gif = Image.open(made.gif)
+    worst = 0
+    for i, source in enumerate(frames):
+        gif.seek(i)
+        shown = gif.convert("RGB")
+        for colour in colours:
+            target = tuple(int(colour[k : k + 2], 16) for k in (1, 3, 5))
+            for xy in ((x, y) for x in range(0, 320, 2) for y in range(0, 180, 2)):
+                if source.getpixel(xy) == target:
+                    worst = max(worst, *(abs(a - b) for a, b in zip(shown.getpixel(xy), target, strict=True)))
+    print(f"GIF colour error on family colours: {worst} (max channel difference, 0-255)")
+    assert worst <= 2
+
+
+def test_the_turn_keeps_only_the_vertical_axis_title_and_moves_units_into_ticks():
+    """A horizontal axis's title would cross the vertical one's mid-turn: the turn leaves them
+    out, writes their unit into their tick labels, and leaves the figure it was given alone."""
+    fig = scene_figure()
+    fig.update_layout(scene_xaxis={"tickvals": [2, 4], "ticktext": ["2", "4"]})
+    turned = turn_figure(fig)
+    scene = turned["layout"]["scene"]
+    assert scene["xaxis"]["title"]["text"] == scene["yaxis"]["title"]["text"] == ""
+    assert scene["xaxis"]["ticktext"] == ["2 GB", "4 GB"]
+    assert scene["zaxis"]["title"]["text"] == "Decode (tok/s)"
+    assert fig.layout.scene.yaxis.title.text == "Parameters"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +12,13 @@ from bench.schema import METRICS
 from perf.synthetic import synthetic_results
 from report.build import figure_html
 from report.charts import (
+    FRAME_ASPECT,
     build_figure,
     chart_data,
     family_color,
     figure_spec,
     log_ticks,
+    model_color,
     model_figures,
     pareto_front,
     symbol_for,
@@ -36,22 +37,31 @@ def _legend_entries(spec: dict) -> dict[str, dict]:
     return {t["name"]: t for t in spec["data"] if t.get("showlegend") and t.get("legend") != "legend2"}
 
 
-def test_a_family_keeps_its_colour_across_result_sets() -> None:
-    one = synthetic_results(60, 6, seed=1)
-    other = [renamed(r, f"Llama other {r.model.name}", "Llama") for r in synthetic_results(40, 3, seed=9)]
+def test_a_model_keeps_its_colour_a_shade_of_its_familys_hue() -> None:
+    """Each model has its own colour, a shade of its family's hue, the same in any result set."""
+    import colorsys
+
+    llamas = ["Llama 3.2 1B", "Llama 3.1 8B", "Llama 3.1 70B", "Llama 3 (tiny)"]
+    base = synthetic_results(40, 4, seed=9)
+    names = sorted({r.model.name for r in base})
+    one = [renamed(r, llamas[names.index(r.model.name)], "Llama") for r in base]
+    other = [r for r in one if r.model.name != llamas[0]] + synthetic_results(20, 2, seed=3)
     colours = []
     for results in (one, other):
-        spec = figure_spec(VIEWS["landscape"], results)
-        llama = [
-            t for t in _legend_entries(spec).values() if "Llama" in json.dumps(t.get("legendgrouptitle", {}))
-        ]
-        colours.append(llama[0]["marker"]["color"])
-    assert colours[0] == colours[1] == family_color("Llama")
-    # an unknown family's colour comes from its name alone: the same in a fresh interpreter
-    code = "from report.charts import family_color; print(family_color('Zebra-LM'))"
+        entries = _legend_entries(figure_spec(VIEWS["landscape"], results))
+        colours.append({name: entries[name]["marker"]["color"] for name in llamas[1:]})
+    assert colours[0] == colours[1]  # another result set: the same colours
+    shades = set(colours[0].values()) | {model_color("Llama", llamas[0])}
+    assert len(shades) == len(llamas)  # a shade per model
+    hue = lambda c: colorsys.rgb_to_hls(*(int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)))[0]  # noqa: E731
+    for colour in shades:
+        assert abs(hue(colour) - hue(family_color("Llama"))) < 0.05  # ...of the family's hue
+    # a colour comes from the names alone: the same in a fresh interpreter
+    code = "from report.charts import model_color; print(model_color('Zebra-LM', 'Zebra 7B'))"
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=Path(__file__).parents[2])  # fmt: skip
-    assert fresh.stdout.strip() == family_color("Zebra-LM") != family_color("Zebra-LN")
+    assert fresh.stdout.strip() == model_color("Zebra-LM", "Zebra 7B") != model_color("Zebra-LM", "Zebra 2B")
+    assert family_color("Zebra-LM") != family_color("Zebra-LN")
 
 
 def test_failed_cells_are_counted_and_listed_never_plotted() -> None:
@@ -75,9 +85,29 @@ def test_estimated_points_are_hollow_and_precisions_have_their_symbols() -> None
     for trace in _data_traces(spec):
         for symbol, text in zip(trace["marker"]["symbol"], trace["text"], strict=True):
             assert symbol.endswith("-open") == ("estimated" in text)
-    assert symbol_for("bfloat16", three_d=True) == "diamond"
-    assert symbol_for("bfloat16", three_d=True, hollow=True) == "diamond-open"
     assert symbol_for("float32", three_d=False) != symbol_for("int8", three_d=False)
+    # in 3D a shape per weight bit width, each with a hollow form: every precision can be estimated
+    shapes = {p: symbol_for(p, three_d=True) for p in ("bfloat16", "float32", "int8", "w8a8", "int4", "nf4",
+                                                       "w4a8", "qoq", "int2", "fp6")}  # fmt: skip
+    assert shapes["bfloat16"] == shapes["float32"] == "circle"
+    assert shapes["int8"] == shapes["w8a8"] == "square"
+    assert {shapes[p] for p in ("int4", "nf4", "w4a8", "qoq", "int2", "fp6")} == {"diamond"}
+    for precision in shapes:
+        assert symbol_for(precision, three_d=True, hollow=True) == f"{shapes[precision]}-open"
+
+
+def test_the_3d_symbol_key_is_one_row_naming_the_formats_under_each_shape() -> None:
+    results = small_set(xss=False)
+    spec = figure_spec(VIEWS["landscape"], results)
+    keys = {t["name"]: t["marker"]["symbol"] for t in spec["data"] if t.get("legend") == "legend2"}
+    precisions = {r.setting.quantization or r.setting.dtype for r in results if r.status == "ok"}
+    for name, symbol in keys.items():
+        if symbol in ("circle", "square", "diamond"):
+            formats = name.split(": ", 1)[1].split(", ")
+            assert all(symbol_for(f, three_d=True) == symbol for f in formats)
+            precisions -= set(formats)
+    assert not precisions  # every precision is named under its shape
+    assert len(keys) <= 5 and all(len(name) < 45 for name in keys)  # fits in one row at 960 px
 
 
 def test_memory_is_named_by_device_and_axes_come_from_the_registry() -> None:
@@ -92,8 +122,13 @@ def test_memory_is_named_by_device_and_axes_come_from_the_registry() -> None:
     assert scene["yaxis"]["type"] == "log" and scene["zaxis"]["type"] == "log"
     assert scene["xaxis"]["type"] == "linear"  # the registry's peak_memory is linear
     assert scene["zaxis"]["title"]["text"] == METRICS["decode_tokens_per_s"].title()
-    assert scene["camera"]["eye"] == VIEWS["landscape"].camera_layout()["eye"]
-    assert scene["aspectmode"] == "cube"
+    static = figure_spec(VIEWS["landscape"], gpu, static=True)["layout"]["scene"]
+    assert static["camera"]["eye"] == VIEWS["landscape"].camera_layout()["eye"]
+    assert (
+        scene["camera"]["center"] == static["camera"]["center"]
+    )  # the site's stands back, looking at the same point
+    assert abs(scene["camera"]["eye"]["y"]) > abs(static["camera"]["eye"]["y"])
+    assert scene["aspectmode"] == "manual" and scene["aspectratio"] == FRAME_ASPECT  # the "frame" default
 
 
 def test_transfer_falls_back_to_active_parameters() -> None:
@@ -255,9 +290,9 @@ def test_log_axes_get_at_least_two_full_labels(low: float, high: float, expected
     assert log_ticks(low, high) == pytest.approx(expected)
 
 
-def test_engine_and_kv_variants_share_their_formats_symbol_and_are_named_in_the_key():
-    """A compiled / fp8-KV cell of a bfloat16 model keeps bfloat16's symbol; the symbol key and
-    the setting line name the variant."""
+def test_engine_and_kv_variants_share_their_formats_symbol_and_are_named_in_hover():
+    """A compiled / fp8-KV cell of a bfloat16 model keeps bfloat16's symbol; hover and the
+    setting line name the variant."""
     from report.charts import category_value, figure_spec, symbol_for
 
     base = next(r for r in small_set(n_cells=12, n_models=2, xss=False) if r.status == "ok")
@@ -278,4 +313,57 @@ def test_engine_and_kv_variants_share_their_formats_symbol_and_are_named_in_the_
         )
     spec = figure_spec(VIEWS["memory-speed"], [base, variant])
     keys = [t["name"] for t in spec["data"] if t.get("legend") == "legend2"]
-    assert any("bfloat16 · compiled · KV fp8" in k and "bfloat16," in k for k in keys), keys
+    assert keys == ["bfloat16"]  # the key names the format once (it stays one row)...
+    hover = "".join(text for t in spec["data"] for text in t.get("text") or [])
+    assert "compiled · KV fp8" in hover  # ...and hover names the variant
+
+
+def test_a_single_point_or_a_line_of_cells_is_not_a_3d_chart() -> None:
+    """One model's one cell (SmolLM2's "scaling" chart) and cells at one batch size and prompt
+    length are drawn flat, speed up the side, with no six-digit tick labels."""
+    ok = [r for r in small_set(xss=False) if r.status == "ok"]
+    single = figure_spec(VIEWS["scaling"], ok[:1], static=True)
+    layout = single["layout"]
+    assert "scene" not in layout and all(t["type"] == "scatter" for t in single["data"])
+    assert layout["yaxis"]["title"]["text"] == METRICS["decode_tokens_per_s"].title()
+    assert "xaxis" in layout
+    line = [r for r in ok if (r.setting.batch_size, r.setting.prompt_tokens) == (8, 2048)]
+    assert len(line) > 2
+    flat = figure_spec(VIEWS["scaling"], line)
+    assert "scene" not in flat["layout"] and sum(len(t["x"]) for t in _data_traces(flat)) == len(line)
+    varied = figure_spec(VIEWS["landscape"], ok)
+    assert "scene" in varied["layout"]  # cells that vary on all three axes stay 3D
+    for axis in varied["layout"]["scene"].values():
+        for label in axis.get("ticktext", []) if isinstance(axis, dict) else []:
+            assert len(label.replace(".", "")) <= 4, label
+
+
+def test_hover_and_counts_never_print_exponents() -> None:
+    """Speeds are plain numbers with thousands separators; a count that rounds up to the next
+    suffix takes it (999.6M is "1B", not "1e+03M")."""
+    import re
+
+    from report.text import count, metric_value
+
+    assert count(999.6e6, space=False) == "1B" and count(999_500_000) == "1 B" and count(999.7) == "1 k"
+    assert metric_value(METRICS["decode_tokens_per_s"], 3240.4) == "3,240 tok/s"
+    results = synthetic_results(300, 12, seed=4)
+    big = [
+        r.model_copy(update={"model": r.model.model_copy(update={"params_total": 999_600_000})})
+        for r in results[:5]
+    ]
+    for view in ("landscape", "memory-speed"):
+        spec = figure_spec(VIEWS[view], results + big)
+        hover = " ".join(text for t in spec["data"] for text in t.get("text") or [])
+        assert hover and not re.search(r"\de[+-]\d", hover)
+
+
+def test_the_dark_presentation_template_draws_on_the_sites_dark_page() -> None:
+    from report.charts import DARK_BACKGROUND, template_dict
+
+    spec = figure_spec(VIEWS["landscape"], small_set(xss=False), "presentation-dark", static=True)
+    layout = spec["layout"]["template"]["layout"]
+    assert layout["paper_bgcolor"] == layout["plot_bgcolor"] == DARK_BACKGROUND
+    assert layout["scene"]["xaxis"]["backgroundcolor"] == DARK_BACKGROUND
+    assert layout["font"]["size"] == 18  # slide sizes, like "presentation"
+    assert template_dict("presentation")["layout"]["paper_bgcolor"] != DARK_BACKGROUND

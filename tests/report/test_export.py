@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from report.charts import family_color, figure_spec
+from report.charts import MAX_STATIC_LEGEND_CHARS, family_color, figure_spec
 from report.export import (
     BrowserNotFoundError,
     ImageJob,
@@ -106,7 +106,7 @@ def test_svg_is_valid_and_embeds_the_3d_scene(batch: Batch) -> None:
     assert href.startswith("data:image/png;base64,") and len(href) > 10_000
     # the hostile model name is text in a <text> element, not markup
     texts = ["".join(e.itertext()) for e in root.iter() if e.tag.endswith("text")]
-    assert any(t.startswith(XSS_NAME[:27]) for t in texts), texts  # cut to fit the static legend
+    assert any(t.startswith(XSS_NAME[: MAX_STATIC_LEGEND_CHARS - 1]) for t in texts), texts  # cut to fit
     assert not [e for e in root.iter() if e.tag.endswith("script")]
 
 

@@ -101,7 +101,7 @@ def test_every_model_has_a_page_with_every_section(built, results):
     titles = set()
     for path in model_pages:
         page = Page(path.read_text())
-        assert {"how-it-works", "parameters", "configuration", "measurements", "notes"} <= page.ids, path.name
+        assert {"how-it-works", "parameters", "configuration", "measurements"} <= page.ids, path.name
         titles.add(page.title.removesuffix(" - gpuscape"))
     assert titles == names
     assert (built / "index.html").is_file() and (built / "methodology.html").is_file()
@@ -142,7 +142,10 @@ def test_notes_are_merged_under_notes_with_headings_moved_down(built):
     assert "<em>smoke tests</em>" in notes
     assert "&lt;b&gt;kept as code&lt;/b&gt;" in notes  # the code block stayed a code block
     other = (built / "models" / "llama-3-tiny-2.html").read_text()
-    assert "No notes yet" in other and "site/models/llama-3-tiny-2.md" in other
+    # no placeholder on a published page: the hint is an HTML comment, and no empty Notes heading
+    visible = re.sub(r"<!--.*?-->", "", other, flags=re.S)
+    assert "No notes" not in visible and 'id="notes"' not in other
+    assert re.search(r"<!-- No notes for this model: write them in site/models/llama-3-tiny-2\.md", other)
 
 
 def test_html_in_names_never_reaches_a_page_unescaped(built):
@@ -344,3 +347,15 @@ def test_config_table_puts_the_architecture_first_and_folds_generic_keys(tmp_pat
     # built from its config with random weights: no claim about a checkpoint's stored dtype
     assert "Random, built from the configuration (no checkpoint); measured at" in text
     assert "checkpoint&#39;s config" not in text and "checkpoint's config" not in text
+
+
+def test_a_charts_section_links_every_view_and_each_page_draws_its_chart(built):
+    from report.views import VIEWS
+
+    index = (built / "charts" / "index.html").read_text()
+    for name in VIEWS:
+        assert f'href="{name}.html"' in index or f'href="{name}/"' in index, name
+        page = (built / "charts" / f"{name}.html").read_text()
+        assert "plotly.min.js" in page and f"chart-view-{name}" in page
+    home = (built / "index.html").read_text()
+    assert "charts/index.html" in home or "charts/" in home  # in the navigation

@@ -489,3 +489,30 @@ def test_slide_view_builds_into_the_site(mixed, tmp_path):
     assert 'class="js-plotly-plot"' in html or "Plotly.newPlot" in html
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
     assert "slides.html" in (site / "index.html").read_text()  # in the nav
+
+
+def test_the_dark_deck_has_dark_slides_and_light_text(tmp_path, mixed):
+    """--theme dark: every slide's background is the site's dark page colour and every run of
+    text (tables included) is light."""
+    from pptx.enum.dml import MSO_FILL
+
+    from report.slides import DARK_BACKGROUND
+
+    prs = Presentation(str(make_deck(mixed, tmp_path, dark=True)))
+    luminance = lambda rgb: 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]  # noqa: E731
+    runs = 0
+    for slide in prs.slides:
+        assert tuple(slide.background.fill.fore_color.rgb) == DARK_BACKGROUND
+        for shape in slide.shapes:
+            frames = [shape.text_frame] if shape.has_text_frame else []
+            if shape.has_table:
+                frames += [c.text_frame for r in shape.table.rows for c in r.cells]
+            for frame in frames:
+                for paragraph in frame.paragraphs:
+                    for run in paragraph.runs:
+                        if run.text.strip():
+                            runs += 1
+                            assert luminance(tuple(run.font.color.rgb)) > 200, run.text
+    assert runs > 20
+    light = Presentation(str(make_deck(mixed, tmp_path / "light")))
+    assert light.slides[0].background.fill.type != MSO_FILL.SOLID  # light keeps the template's own
