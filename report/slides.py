@@ -183,10 +183,12 @@ def fit_text(
     max_pt: int = BODY_PT,
     min_pt: int = MIN_PT,
     max_lines: int | None = None,
+    whole: bool = False,
 ) -> Fitted:
     """The largest size from max_pt down to min_pt at which every paragraph fits the box
     (EMU, insets already taken off); at min_pt, whole paragraphs while they fit, then the
-    first lines of the next one with an ellipsis."""
+    first lines of the next one with an ellipsis (`whole`: never a cut paragraph: the ones
+    that do not fit are left out, the speaker notes keep them)."""
     width_pt, height_pt = Emu(width).pt, Emu(height).pt
     for size in range(max_pt, min_pt - 1, -1):
         wrapped = [wrap(p, width_pt / size) for p in paras]
@@ -205,6 +207,8 @@ def fit_text(
             free = min(free, max_lines - used_lines)
         if free >= len(lines):
             kept.append(para)
+        elif whole:
+            continue  # a shorter paragraph after it may still fit
         elif free >= 2 or (free >= 1 and not kept):  # no paragraph cut to a lone line, unless first
             kept.append(_rebuild(_cut_lines(lines, free, width_pt / size), para))
         if free < len(lines):
@@ -352,6 +356,7 @@ def first_sentence(text: str) -> str:
 
 # What a slide shows first when not every fact fits (the notes keep them all, in page order).
 SLIDE_TOPICS_FIRST = ("Shape", "Attention", "Experts")
+MAX_SLIDE_FACTS = 5  # a model slide shows at most this many facts, each whole; the notes keep them all
 
 
 def _explanation_paras(explanation: Explanation) -> list[Para]:
@@ -363,7 +368,7 @@ def _explanation_paras(explanation: Explanation) -> list[Para]:
         )
 
     facts = sorted(explanation.facts, key=rank)  # stable: the others keep the page's order
-    return [Para(first_sentence(f.text), lead=f"{f.topic}: ") for f in facts]
+    return [Para(first_sentence(f.text), lead=f"{f.topic}: ") for f in facts[:MAX_SLIDE_FACTS]]
 
 
 def _model_stats(page: ModelSummary) -> list[Para]:
@@ -636,11 +641,17 @@ def _inner(width: int, height: int) -> tuple[int, int]:
 
 
 def add_text(
-    slide: Any, box: tuple[int, int, int, int], paras: Sequence[Para], *, max_pt: int = BODY_PT
+    slide: Any,
+    box: tuple[int, int, int, int],
+    paras: Sequence[Para],
+    *,
+    max_pt: int = BODY_PT,
+    whole: bool = False,
 ) -> Fitted:
-    """A text box that holds `paras` without overflowing; returns what was written."""
+    """A text box that holds `paras` without overflowing (`whole`: no paragraph cut, see
+    fit_text); returns what was written."""
     left, top, width, height = box
-    fitted = fit_text(paras, *_inner(width, height), max_pt=max_pt)
+    fitted = fit_text(paras, *_inner(width, height), max_pt=max_pt, whole=whole)
     shape = slide.shapes.add_textbox(left, top, width, height)
     _set_paragraphs(shape.text_frame, fitted)
     shape.text_frame.vertical_anchor = MSO_ANCHOR.TOP
@@ -749,7 +760,13 @@ def _write_model(prs: Any, layout: Any, model: ModelSlide) -> None:
         stats_top = pic.top + pic.height + GAP
         add_text(slide, (left, stats_top, chart_w, top + height - stats_top), model.stats, max_pt=20)
         text_left = left + chart_w + GAP * 2
-        add_text(slide, (text_left, top, left + width - text_left, height), model.explanation, max_pt=20)
+        add_text(
+            slide,
+            (text_left, top, left + width - text_left, height),
+            model.explanation,
+            max_pt=20,
+            whole=True,
+        )
     else:
         add_text(slide, (left, top, width, height), [*model.stats, *model.explanation], max_pt=BODY_PT)
     _drop_empty_placeholders(slide)

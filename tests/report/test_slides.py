@@ -516,3 +516,19 @@ def test_the_dark_deck_has_dark_slides_and_light_text(tmp_path, mixed):
     assert runs > 20
     light = Presentation(str(make_deck(mixed, tmp_path / "light")))
     assert light.slides[0].background.fill.type != MSO_FILL.SOLID  # light keeps the template's own
+
+
+def test_model_slide_facts_are_whole_sentences_at_most_five():
+    """`whole=True` (the model slides' facts) keeps whole paragraphs only: one too long for the
+    box is left out, a shorter one after it still shows; never an ellipsis. A model slide lists
+    at most MAX_SLIDE_FACTS facts; its notes keep every one."""
+    from report.slides import MAX_SLIDE_FACTS, _model_slide
+
+    paras = [Para("short fact.", lead="A: "), Para("word " * 400, lead="B: "), Para("another.", lead="C: ")]
+    fitted = fit_text(paras, Inches(4), Inches(2), max_pt=20, min_pt=MIN_PT, whole=True)
+    assert [p.lead for p in fitted.paras] == ["A: ", "C: "]
+    assert not any(p.text.endswith("…") for p in fitted.paras)
+    page = next(m for m in model_summaries(mixed_results()) if len(m.explanation.facts) > MAX_SLIDE_FACTS)
+    slide = _model_slide(page, None)
+    assert len(slide.explanation) == MAX_SLIDE_FACTS
+    assert all(f"{f.topic}: " in slide.notes for f in page.explanation.facts)
