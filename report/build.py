@@ -42,6 +42,7 @@ from report.export import (
     DEFAULT_TABS,
     IMAGE_FORMATS,
     BrowserNotFoundError,
+    ExportError,
     ExportStats,
     ImageJob,
     TurnJob,
@@ -372,6 +373,8 @@ def _render(context: BuildContext, tabs: int, antialias: bool) -> tuple[ExportSt
         stats = export_images(context.images, turns=context.turns, tabs=tabs, antialias=antialias)
     except BrowserNotFoundError as error:
         return ExportStats(), str(error)
+    except ExportError as error:  # name where the image would have gone, not the staging folder
+        raise ExportError(str(error).replace(str(context.staging), str(context.out))) from None
     for job in context.images:
         for fmt, path in job.outputs.items():
             key = context.image_key(job.figure, fmt, job.width, job.height, job.scale)

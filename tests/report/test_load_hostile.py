@@ -164,3 +164,22 @@ def test_a_huge_config_is_summarized_where_it_is_published(good: Path):
     )
     small = next(r for r in load_results([good]) if len(r.model.config) != 20_000)
     assert json.loads(published_json(small))["model"]["config"] == small.model.config  # untouched
+
+
+def test_an_export_error_names_the_output_folder_not_the_deleted_staging_one(
+    good: Path, tmp_path: Path, monkeypatch
+):
+    """A render that fails says which image under --out it was drawing; the staging folder it
+    really wrote into is gone by the time the user reads the line."""
+    import report.build as build_module
+    from report.export import ExportError
+
+    def failing(jobs, **_):
+        raise ExportError(f"{next(iter(jobs[0].outputs.values()))}: plotly.js failed: Event")
+
+    monkeypatch.setattr(build_module, "export_images", failing)
+    out = tmp_path / "out"
+    with pytest.raises(ExportError) as caught:
+        build_module.build([good], out, steps=["charts"], formats=["png"], cache=False)
+    message = str(caught.value)
+    assert str(out) in message and ".gpuscape-build-" not in message and "plotly.js failed" in message
