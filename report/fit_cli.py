@@ -1,12 +1,12 @@
 """The fit matrix in the terminal: which model, at which precision and batch, fits which hardware.
 
 `python -m report fit RESULTS... [--hardware ID]... [--context N] [--ttft-ms MS] [--tpot-ms MS]
-[--price ID=USD]... [--json]`: RESULTS are result files or folders. One row per model, one column
+[--preset NAME] [--price ID=USD]... [--json]`: RESULTS are result files or folders. One row per model, one column
 per hardware in the results (or each --hardware id, in that order); each cell gives the best
 setting that fits, its decode speed (measured, or an estimate's expected figure), the largest
 batch at that context and a state: fits, tight, no, unknown, failed or untested (see
 report/fit.py). --ttft-ms and --tpot-ms keep only settings that meet those latency targets and
-name the target that binds; --price ID=USD (or --prices FILE) adds each cell's cost per million
+name the target that binds (--preset llama3.1-8b or interactive names MLPerf-style caps); --price ID=USD (or --prices FILE) adds each cell's cost per million
 output tokens. --json prints a list of objects, one per model and hardware.
 
 Exit status: 0 done; 2 bad input (a missing path, an invalid result file, no results, a
@@ -32,6 +32,8 @@ STATE_STYLES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from report.fit import LATENCY_PRESETS
+
     parser.add_argument(
         "results", nargs="+", metavar="RESULTS", help="result files or folders, e.g. results/"
     )
@@ -62,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "speed) is at most MS milliseconds",
     )
     parser.add_argument(
+        "--preset",
+        choices=sorted(LATENCY_PRESETS),
+        help="named latency targets: "
+        + ", ".join(f"{name} (TTFT {t:g} ms, TPOT {p:g} ms)" for name, (t, p) in LATENCY_PRESETS.items())
+        + ", after MLPerf Inference's server and interactive caps; --ttft-ms/--tpot-ms override either",
+    )
+    parser.add_argument(
         "--price",
         action="append",
         metavar="ID=USD",
@@ -77,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load, compute the matrix, print it. Returns the exit status."""
     from bench.safetext import visible
-    from report.fit import Targets, fit_matrix
+    from report.fit import LATENCY_PRESETS, Targets, fit_matrix
     from report.load import InvalidResultError, ResultsNotFoundError, load_results
 
     try:
@@ -94,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
     if any(t is not None and not t > 0 for t in (args.ttft_ms, args.tpot_ms)):
         print("error: --ttft-ms and --tpot-ms take a positive number of milliseconds", file=sys.stderr)
         return EXIT_BAD_INPUT
-    targets = Targets(args.ttft_ms, args.tpot_ms)
+    ttft_ms, tpot_ms = LATENCY_PRESETS.get(args.preset or "", (None, None))
+    targets = Targets(args.ttft_ms if args.ttft_ms is not None else ttft_ms,
+                      args.tpot_ms if args.tpot_ms is not None else tpot_ms)  # fmt: skip
     try:
         prices = read_prices(args.prices, args.price or [])
     except ValueError as error:

@@ -382,3 +382,18 @@ def test_measured_and_estimated_cells_never_share_a_frame_by_default():
         assert all(menu["buttons"][-1]["args"][0]["visible"])
     static = figure_spec(VIEWS["landscape"], results, static=True)  # pictures draw every frame
     assert "updatemenus" not in static["layout"] and all(t.get("visible", True) for t in static["data"])
+
+
+def test_a_latency_preset_is_its_two_targets_and_explicit_ones_win(estimates, capsys):
+    """`--preset interactive` is TTFT 500 ms + TPOT 30 ms; an explicit --tpot-ms replaces its TPOT."""
+
+    def rows(*argv: str) -> list[dict]:
+        assert main(["fit", str(estimates), "--hardware", "rtx-4090", "--json", *argv]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert rows("--preset", "interactive") == rows("--ttft-ms", "500", "--tpot-ms", "30")
+    assert rows("--preset", "interactive", "--tpot-ms", "1000") == rows(
+        "--ttft-ms", "500", "--tpot-ms", "1000"
+    )
+    assert rows("--preset", "llama3.1-8b") == rows("--ttft-ms", "2000", "--tpot-ms", "100")
+    assert rows("--preset", "interactive") != rows()  # the targets do bind somewhere
