@@ -537,10 +537,9 @@ def write_site(context: BuildContext) -> None:
         else {}
     )
     if context.comparison is not None:
-        from report.compare import COMPARE_PAGE, figure, render_page
+        from report.compare import COMPARE_PAGE, compare_page
 
-        chart = figure(context.comparison).to_html(full_html=False, include_plotlyjs=False)
-        pages[COMPARE_PAGE] = render_page(context.comparison, chart)
+        pages[COMPARE_PAGE] = compare_page(context.comparison)
     docs = build_site(
         summary.results,
         context.staging,

@@ -456,6 +456,16 @@ def figure(comparison: Comparison):  # -> plotly.graph_objects.Figure
 COMPARE_PAGE = "compare.md"  # the site's page name (report.build's site step, --compare)
 
 
+def compare_page(comparison: Comparison, fig: Any = None, templates: Path | None = None) -> str:
+    """The Compare page with its chart (`fig`, default: figure(comparison)), embedded as every
+    chart of the site is (report.embed: no plotly.js, the page head loads it once; a fixed div
+    id, so a rebuild gives the same page; the data kept exact)."""
+    from report.embed import embed
+
+    chart = embed(fig if fig is not None else figure(comparison), "chart-compare", lean=False)
+    return render_page(comparison, chart, templates)
+
+
 def render_page(comparison: Comparison, chart_html: str = "", templates: Path | None = None) -> str:
     """The site's Compare page (Markdown with HTML) from compare.md.j2 (report/defaults/templates/site/,
     or templates/site/ in the working folder)."""

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compare, print the table; write the files with --out. Returns the exit status."""
-    from report.compare import compare, figure, format_table, render_page, write_json
+    from report.compare import compare, compare_page, figure, format_table, write_json
     from report.load import InvalidResultError, ResultsNotFoundError, load_results
 
     sides = []
@@ -69,9 +69,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         json_path = write_json(comparison, out)
         fig = figure(comparison)
-        (out / "compare.md").write_text(
-            render_page(comparison, fig.to_html(full_html=False, include_plotlyjs=False))
-        )
+        (out / "compare.md").write_text(compare_page(comparison, fig))
         fig.write_html(out / "compare.html", include_plotlyjs=True)
         print(f"wrote {json_path}, {out / 'compare.md'}, {out / 'compare.html'}")
     if args.fail_on_regression and comparison.regressions:

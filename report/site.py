@@ -425,6 +425,8 @@ def published_json(result: Result) -> str:
     above MAX_PUBLISHED_CONFIG_BYTES, which is replaced by a note of its size and keys (the
     original file keeps it), so one huge result cannot weigh down the site."""
     text = result.model_dump_json(by_alias=True, indent=2) + "\n"  # the contract's form, fast
+    if len(text) <= MAX_PUBLISHED_CONFIG_BYTES:
+        return text  # the whole result is smaller than the cap, so its config is too: no second dump
     config = result.model.config
     size = len(json.dumps(config, ensure_ascii=False))
     if size <= MAX_PUBLISHED_CONFIG_BYTES:
