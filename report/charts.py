@@ -199,10 +199,15 @@ def category_value(result: Result, category: str) -> str:
     return str(values[category])
 
 
+def without_variants(value: str) -> str:
+    """A precision's number format alone: its engine and KV variants share its symbol and key."""
+    return value.split(VARIANT_SEP)[0]
+
+
 def symbol_for(value: str, *, three_d: bool, hollow: bool = False) -> str:
     """The marker symbol for a category value (a precision, say); hollow (estimated) where
     plotly has a hollow form of it."""
-    value = value.split(VARIANT_SEP)[0]  # a precision's engine and KV variants share its symbol
+    value = without_variants(value)
     if three_d:
         symbol = SYMBOLS_3D.get(value.lower()) or _symbol_by_bits(value.lower())
         return f"{symbol}-open" if hollow and symbol in HOLLOW_3D else symbol
@@ -651,7 +656,7 @@ def symbol_key_traces(data: ChartData, template: Template) -> list[dict[str, Any
     if view.symbol is None or not shown:
         return []
     values = sorted(
-        {category_value(p.result, view.symbol).split(VARIANT_SEP)[0] for p in shown}, key=str.casefold
+        {without_variants(category_value(p.result, view.symbol)) for p in shown}, key=str.casefold
     )
     by_symbol: dict[str, list[str]] = {}
     for value in values:
