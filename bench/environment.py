@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from bench import __version__, nvml
+from bench.hardware import physical_memory_bytes
 from bench.schema import CPUInfo, Environment, GPUInfo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +45,9 @@ def cpu_info() -> CPUInfo:
                 break
     except OSError:
         pass
-    return CPUInfo(model=model or platform.processor() or None, cores=os.cpu_count())
+    return CPUInfo(
+        model=model or platform.processor() or None, cores=os.cpu_count(), memory_bytes=physical_memory_bytes()
+    )
 
 
 def slurm_job_id() -> str | None:

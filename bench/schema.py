@@ -238,6 +238,7 @@ class GPUInfo(_Model):
 class CPUInfo(_Model):
     model: Name | None = None
     cores: int | None = Field(default=None, ge=1, lt=MAX_UNITS)
+    memory_bytes: ByteCount | None = None  # the machine's RAM: the fit matrix's CPU capacity
 
 
 class Environment(_Model):

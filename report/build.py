@@ -34,7 +34,9 @@ from report.charts import (
     figure_spec,
     model_views,
     reuse_figures,
+    static_frames,
     title_band_px,
+    untitled,
 )
 from report.compare import Comparison
 from report.embed import PLOTLY_JS, embed, plotly_js_path, plotly_js_text
@@ -50,7 +52,7 @@ from report.export import (
     renderer_version,
 )
 from report.load import Invalid, ResultSet, load_results
-from report.summary import DEFAULT_TITLE, Summary, summarize
+from report.summary import DEFAULT_TITLE, Summary, summarize, unique_slugs
 from report.text import failure_line, setting_text
 from report.views import View, deck_views, load_views
 
@@ -96,6 +98,8 @@ class BuildContext:
     cached_images: int = 0
     animation: animate.Animation | None = None
     comparison: Comparison | None = None  # --compare BASE: the site's Compare page
+    mix: bool = False  # --mix: static images draw every frame (hardware and method) in one picture
+    copies: list[tuple[Path, Path]] = field(default_factory=list)  # (rendered, also here) after rendering
 
     @property
     def static_template(self) -> Template:
@@ -128,17 +132,22 @@ class BuildContext:
         path.write_bytes(data)
         self.cache.store(key, path.suffix, path)
 
-    def add_image(self, figure: Mapping[str, Any], outputs: Mapping[str, Path]) -> dict[str, Path]:
-        """Queue a figure for the browser, unless this build already queued the same picture
-        (then its path is returned instead) or the cache holds it (then it is placed now).
-        Returns format -> the path that will hold the picture."""
-        job = ImageJob(figure, outputs)
+    def add_image(
+        self, figure: Mapping[str, Any], outputs: Mapping[str, Path], size: tuple[int, int] | None = None
+    ) -> dict[str, Path]:
+        """Queue a figure for the browser (at `size` layout pixels, default 960x540), unless this
+        build already queued the same picture (then its path is returned, and copied to the path
+        asked for after rendering) or the cache holds it (then it is placed now). Returns
+        format -> the path that will hold the picture."""
+        job = ImageJob(figure, outputs, *(size or ()))
         placed: dict[str, Path] = {}
         render: dict[str, Path] = {}
         for fmt, path in outputs.items():
             key = self.image_key(figure, fmt, job.width, job.height, job.scale)
             if key in self.queued:
                 placed[fmt] = self.queued[key]
+                if path != placed[fmt]:  # the same picture wanted in a second place: a copy
+                    self.copies.append((placed[fmt], path))
             elif self.cache.fetch(key, f".{fmt}", path):
                 self.queued[key] = placed[fmt] = path
                 self.cached_images += 1
@@ -189,6 +198,7 @@ def build(
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     compare: Sequence[str | os.PathLike[str]] | None = None,
+    mix: bool = False,
 ) -> BuildReport:
     """Render the results under `paths` into `out`: `steps` (names from STEPS, or step
     functions; default: all of them, in order). `view_names` limits the views drawn (default:
@@ -208,7 +218,7 @@ def build(
     store = Cache((Path(cache_dir) if cache_dir else out_dir / CACHE_DIR) if cache else None)
     base_paths = list(compare or [])
     options = (sorted(chosen), [getattr(s, "__name__", s) for s in step_list], view_names, theme, antialias,
-               title, frames, slides_dir, skip_invalid, [str(p) for p in base_paths])  # fmt: skip
+               title, frames, slides_dir, skip_invalid, [str(p) for p in base_paths], mix)  # fmt: skip
     inputs = _inputs_key([*paths, *base_paths], views_file, template, options)
     if store.published(BUILD_ENTRY) == inputs and all(
         (out_dir / e).exists() for e in _published_entries(store)
@@ -244,6 +254,7 @@ def build(
             slides_dir=slides_dir,
             out=out_dir,
             comparison=comparison,
+            mix=mix,
         )
         with reuse_figures():  # a view the charts, the site and the deck all draw is drawn once
             for step in step_list:
@@ -252,6 +263,7 @@ def build(
                 timings[f"{getattr(step, '__name__', 'step')}_s"] = time.perf_counter() - began
         began = time.perf_counter()
         stats, report.images_skipped = _render(context, tabs, antialias)
+        _place_copies(context)
         timings["images_s"] = time.perf_counter() - began
         report.rendered, report.cached = stats.figures, context.cached_images
         began = time.perf_counter()
@@ -382,6 +394,15 @@ def _render(context: BuildContext, tabs: int, antialias: bool) -> tuple[ExportSt
     return stats, None
 
 
+def _place_copies(context: BuildContext) -> None:
+    """Where a step asked for a picture another step had queued: a copy of the one drawn (or
+    fetched from the cache); none where it was not made (no Chromium)."""
+    for source, target in context.copies:
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+
+
 def _publish(staging: Path, out: Path) -> list[Path]:
     """Move each top-level entry of the staging folder into `out`, replacing the old one, so a
     reader sees either the old charts/ or the new one, never a mix. Returns what was written."""
@@ -403,8 +424,11 @@ def _publish(staging: Path, out: Path) -> list[Path]:
 
 
 def write_charts(context: BuildContext) -> None:
-    """charts/<view>.html (self-contained) and .png/.svg/.pdf for every view; and for the model
-    pages charts/models/<slug>/<view>.html (sharing charts/plotly.min.js) and .png."""
+    """charts/<view>.html (self-contained, with a hardware selector) and .png/.svg/.pdf for every
+    view. Cells of different hardware (or measured and estimated ones) never share a static
+    image: charts/<view>.png draws the frame the interactive chart opens on, and where there are
+    several, charts/hardware/<frame>/<view>.png draws each (`--mix`: one image of them all). For
+    the model pages charts/models/<slug>/<view>.html (sharing charts/plotly.min.js) and .png."""
     results = context.results_list
     charts = context.path(CHARTS_DIR)
     charts.mkdir(parents=True)
@@ -412,12 +436,24 @@ def write_charts(context: BuildContext) -> None:
     for view in context.views.values():
         data = chart_data(view, results)
         if "html" in context.formats:
-            spec = figure_spec(view, results, context.theme, data=data)
+            spec = figure_spec(view, results, context.theme, data=data, mix=context.mix)
             _write_page(context, charts / f"{view.name}.html", view, spec, data, inline_plotly=True)
-        if image_formats:
-            static = figure_spec(view, results, context.static_template, static=True, data=data)
-            context.add_image(static, {fmt: charts / f"{view.name}.{fmt}" for fmt in image_formats})
+        if not image_formats:
+            continue
+        frames = static_frames(data, context.mix)
+        slugs = unique_slugs(f for f in frames if f is not None)
+        for n, frame in enumerate(frames):
+            static = figure_spec(view, results, context.static_template, static=True, data=data, frame=frame)
+            places = [charts] if n == 0 else []
+            if frame is not None:
+                places.append(context.path(CHARTS_DIR, HARDWARE_DIR, slugs[frame]))
+            for place in places:
+                place.mkdir(parents=True, exist_ok=True)
+                context.add_image(static, {fmt: place / f"{view.name}.{fmt}" for fmt in image_formats})
     _write_model_charts(context, results, charts)
+
+
+HARDWARE_DIR = "hardware"  # charts/hardware/<frame slug>/: a view's static images of one hardware
 
 
 def _write_model_charts(context: BuildContext, results: list[Result], charts: Path) -> None:
@@ -440,8 +476,9 @@ def _write_model_charts(context: BuildContext, results: list[Result], charts: Pa
                 spec = figure_spec(view, pool, context.theme, data=data, **mode)
                 _write_page(context, folder / f"{view.name}.html", view, spec, data, inline_plotly=False,
                             subject=name, plotly_src=f"../../{PLOTLY_JS}")  # fmt: skip
-            if png:
-                static = figure_spec(view, pool, context.static_template, static=True, data=data, **mode)
+            if png:  # the frame the interactive chart opens on: this model's own hardware first
+                frame = None if context.mix else next(iter(static_frames(data)), None)
+                static = figure_spec(view, pool, context.static_template, static=True, data=data, frame=frame, **mode)
                 context.add_image(static, {"png": folder / f"{view.name}.png"})
 
 
@@ -579,45 +616,59 @@ def _theme_digest(config: Path) -> str:
 
 
 def write_deck(context: BuildContext) -> None:
-    """slides/deck.pptx: the deck's views and each model's first chart as pictures (the chart
-    images this build renders anyway, their title band hidden: the slide's title names them),
-    findings per machine and methodology, with speaker notes."""
+    """slides/deck.pptx: after the title and the fit matrix, a slide per hardware (its panel of
+    the landscape and its findings), the deck's views and each model's first chart; pictures
+    rendered for the box they fill on the slide (no title band: the slide's title names them),
+    each view and panel one hardware (as charts/<view>.png); speaker notes throughout."""
     from report import slides
 
     results = context.results_list
     folder = context.path(context.slides_dir)
     chosen = deck_views(context.views)
-    pictures: dict[str, Path] = {}
-    crops: dict[str, float] = {}
-    band = title_band_px(static=True) - 10  # keep the symbol key just under the title
-    model_band = title_band_px(static=True, subject=True) - 10
+    pictures: dict[str, slides.Picture] = {}
+
+    def picture(key: str, spec: dict[str, Any], size: tuple[int, int], crop: float = 0.0) -> None:
+        width, height = size
+        path = context.add_image(spec, {"png": folder / DECK_IMAGES_DIR / f"{slugify(key)}.png"}, size)
+        pictures[key] = slides.Picture(path["png"], crop, (width * 2, height * 2))
+
+    chart_size = slides.chart_image_px(0)
     for view in chosen:
-        spec = figure_spec(view, results, context.static_template, static=True)
-        pictures[view.name] = context.add_image(spec, {"png": folder / DECK_IMAGES_DIR / f"{view.name}.png"})[
-            "png"
-        ]
-        crops[view.name] = band / 540
+        data = chart_data(view, results)
+        frame = None if context.mix else static_frames(data)[0]
+        spec = figure_spec(view, results, context.static_template, static=True, data=data, frame=frame)
+        picture(view.name, untitled(spec, chart_size[1]), chart_size)
+    hardware: list[str] = []
+    panel = context.views.get(ANIMATED_VIEW)
+    if panel is not None:
+        data = chart_data(panel, results)
+        hardware = data.frames
+        panel_size = slides.chart_image_px(slides.STRIP_LINES)
+        for frame in hardware[: slides.MAX_HARDWARE_SLIDES]:
+            spec = figure_spec(panel, results, context.static_template, static=True, data=data, frame=frame)
+            picture(f"hardware:{frame}", untitled(spec, panel_size[1]), panel_size)
     first = next(iter(model_views(context.views)), None)
     if first is not None:
+        model_band = title_band_px(static=True, subject=True) - 10
         for model in context.summary.models:
             if not model.ok:
                 continue
             cells = [r for r in results if r.model.name == model.name]
             pool, mode = _model_pool(first, model.name, results, cells)
-            spec = figure_spec(first, pool, context.static_template, static=True, **mode)
-            key = f"model-{model.slug}"
-            pictures[key] = context.add_image(spec, {"png": folder / DECK_IMAGES_DIR / f"{key}.png"})["png"]
-            crops[key] = model_band / 540
+            data = chart_data(first, pool, **mode)
+            frame = None if context.mix else static_frames(data)[0]
+            spec = figure_spec(first, pool, context.static_template, static=True, data=data, frame=frame, **mode)
+            picture(f"model-{model.slug}", spec, (960, 540), model_band / 540)
     infos = [slides.view_info(v, results) for v in chosen]
 
     def finish(stats: ExportStats) -> None:
-        if not all(p.is_file() for p in pictures.values()):
+        if not all(p.path.is_file() for p in pictures.values()):
             context.notes.append("deck skipped: its pictures were not rendered (no Chromium)")
             return
-        images = {k: slides.Picture(p, crops[k]) for k, p in pictures.items()}
         deck = slides.plan_deck(
-            results, title=context.title, views=infos, images=images, summary=context.summary
-        )
+            results, title=context.title, views=infos, images=pictures, summary=context.summary,
+            hardware=hardware if panel is not None else None,
+        )  # fmt: skip
         target = folder / slides.DECK_NAME
         key = _deck_key(context, deck)
         if context.cache.fetch(key, ".pptx", target):
@@ -630,7 +681,7 @@ def write_deck(context: BuildContext) -> None:
 
 def _deck_key(context: BuildContext, deck: Any) -> str:
     """The deck's content (its text, and the bytes of every picture) and its template."""
-    pictures = sorted({s.image.path for s in [*deck.views, *deck.models] if s.image is not None})
+    pictures = sorted({s.image.path for s in [*deck.hardware, *deck.views, *deck.models] if s.image is not None})
     plan = str(dataclasses.asdict(deck)).replace(str(context.staging), "")  # where it is built varies
     template = file_digest([context.template]) if context.template else ""
     return digest("deck", plan, file_digest(pictures), template)
@@ -646,8 +697,10 @@ def write_animation(context: BuildContext) -> None:
     ok = any(r.status == "ok" for r in context.results_list)
     if not context.frames or view is None or not view.is_3d or not ok:
         return
+    data = chart_data(view, context.results_list)
+    frame = None if context.mix else static_frames(data)[0]  # the first hardware, as charts/landscape.png
     spec = figure_spec(
-        view, context.results_list, context.static_template, static=True
+        view, context.results_list, context.static_template, static=True, data=data, frame=frame
     )  # titled: a GIF stands alone
     if "scene" not in spec["layout"]:
         return  # cells on one line or at one point are drawn flat (report.charts.flat_data): nothing turns

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bench.schema import METRICS, Metric, Result, device_kind
+from report.fit import frame_of, hardware_of, measured_efficiencies, speed_of
 from report.load import result_order
 from report.text import count, method_text, metric_value, number, setting_text, variant_parts
 from report.views import VIEWS, View
@@ -349,12 +350,27 @@ def _chart_data(
     return data
 
 
-def frame_of(result: Result) -> str:
-    """The frame a cell is drawn in: its hardware (report.fit's id) and how its figures were
-    obtained, 'rtx-4090 (estimated)': measured, estimated and imported cells never compete."""
-    from report.fit import hardware_of
+def frame_data(data: ChartData, frame: str) -> ChartData:
+    """The part of a view's cells drawn in one frame (one hardware, one method): a static
+    image per hardware. Failed and unplotted cells of other frames are left to their frames."""
+    points = [p for p in data.points if p.frame == frame]
+    context = [p for p in data.context if p.frame == frame]
+    return dataclasses.replace(
+        data,
+        points=points,
+        context=context,
+        failed=[r for r in data.failed if frame_of(r) == frame],
+        missing=[(r, m) for r, m in data.missing if frame_of(r) == frame],
+        device_kinds=tuple(sorted({device_kind(p.result) for p in points + context})),
+    )
 
-    return f"{hardware_of(result).id} ({result.method})"
+
+def static_frames(data: ChartData, mix: bool = False) -> list[str | None]:
+    """The frames a view's static images draw: one image per frame (first the one the
+    interactive chart opens on), or a single image of every frame mixed (None) where there is
+    one frame or the user asked for mixing (`--mix`)."""
+    frames = data.frames
+    return [None] if mix or len(frames) < 2 else list(frames)
 
 
 def _expected_notes(estimates: Sequence[Result], results: Iterable[Result]) -> dict[int, str]:
@@ -362,8 +378,6 @@ def _expected_notes(estimates: Sequence[Result], results: Iterable[Result]) -> d
     the fit matrix counts it, report.fit) in a line for its hover."""
     if not estimates:
         return {}
-    from report.fit import hardware_of, measured_efficiencies, speed_of
-
     measured = measured_efficiencies(results)
     notes = {}
     for result in estimates:
@@ -740,8 +754,6 @@ def front_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
 def capacity_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
     """A dotted line at each plotted GPU's usable memory (report.fit's figure), where a 2D view
     has memory on its x axis: the cells left of it fit that GPU."""
-    from report.fit import hardware_of
-
     if data.view.is_3d or not data.metrics or data.metrics[0].id != "peak_memory":
         return []
     points = data.points + data.context
@@ -765,7 +777,7 @@ def capacity_traces(data: ChartData, template: Template) -> list[dict[str, Any]]
                 "mode": "lines",
                 "x": [x, x],
                 "y": [min(ys), max(ys)],
-                "name": escape(f"{hw_id}: {x:.3g} {data.metrics[0].unit} usable"),
+                "name": escape(f"{name}: {x:.3g} {data.metrics[0].unit} usable"),
                 "legendgroup": "capacity",
                 "line": {"color": NOTE_COLOR[template], "width": 1.5, "dash": "dot"},
                 "hovertext": escape(
@@ -1007,6 +1019,18 @@ def title_band_px(static: bool, subject: bool = False) -> int:
     return (62 if static else 50) + ((24 if static else 18) if subject else 0)
 
 
+def untitled(spec: dict[str, Any], height: int, subject: bool = False) -> dict[str, Any]:
+    """A static figure without its title band, laid out for an image `height` layout pixels tall
+    (instead of 540): a deck's chart, whose slide title names it, filling the slide's box."""
+    layout = spec["layout"]
+    layout.pop("title", None)
+    band = title_band_px(static=True, subject=subject)
+    layout["margin"]["t"] = max(10, layout["margin"]["t"] - band + 8)
+    if "legend2" in layout:  # the symbol key: at the top, where the title was
+        layout["legend2"]["y"] = 1.0 - 4 / height
+    return spec
+
+
 def figure_layout(data: ChartData, template: Template, static: bool, subject: str | None) -> dict[str, Any]:
     """Title, axes or scene, legends, note, margins and size; no figure data."""
     view = data.view
@@ -1060,23 +1084,27 @@ def figure_spec(
     only: str | None = None,
     data: ChartData | None = None,
     frames: bool = True,
+    frame: str | None = None,
+    mix: bool = False,
 ) -> dict[str, Any]:
     """A view of the results as a plotly figure dict (unvalidated: fast). `static` sizes text
     and legend for a 960x540 image; `highlight`/`only` take a model name (model pages);
-    `frames=False` draws every frame (hardware and method) at once without the selector, as a
-    static image does. The dict is the caller's to change (inside reuse_figures, a copy of the
-    one drawn)."""
+    `frame` draws one frame (hardware and method, frame_of) alone; otherwise an interactive
+    chart gets a selector that opens on the first frame (on every frame mixed under `mix`), and
+    `frames=False` or `static` draws every frame at once without it. The dict is the caller's
+    to change (inside reuse_figures, a copy of the one drawn)."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
     results = results if isinstance(results, (list, tuple)) else list(results)
-    split = frames and not static
-    key = _memo_key("spec", view, results, template, static, highlight, only, split)
+    split = frames and not static and frame is None
+    args = (template, static, highlight, only, split, frame, mix and split)
+    key = _memo_key("spec", view, results, *args)
     if key is not None and _memo is not None:
         if key not in _memo:
-            spec = _figure_spec(view, results, template, static, highlight, only, data, split)
+            spec = _figure_spec(view, results, *args, data)
             _memo[key] = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
         return pickle.loads(_memo[key])  # a copy: several times faster than deepcopy for plain data
-    return _figure_spec(view, results, template, static, highlight, only, data, split)
+    return _figure_spec(view, results, *args, data)
 
 
 def _figure_spec(
@@ -1086,11 +1114,15 @@ def _figure_spec(
     static: bool,
     highlight: str | None,
     only: str | None,
-    data: ChartData | None,
     split: bool,
+    frame: str | None,
+    mix: bool,
+    data: ChartData | None,
 ) -> dict[str, Any]:
     if data is None:
         data = chart_data(view, results, highlight=highlight, only=only)
+    if frame is not None:
+        data = frame_data(data, frame)
     data = flat_data(data) or data
     level = legend_level(data, static)
     subject = highlight or only
@@ -1100,7 +1132,7 @@ def _figure_spec(
     traces += symbol_key_traces(data, template)
     layout = figure_layout(data, template, static, subject)
     if split:
-        frame_selector(traces, layout, data.frames)
+        frame_selector(traces, layout, data.frames, mix=mix)
     else:
         for trace in traces:
             trace.pop("meta", None)
@@ -1110,9 +1142,11 @@ def _figure_spec(
 ALL_FRAMES = "all, mixed"
 
 
-def frame_selector(traces: list[dict[str, Any]], layout: dict[str, Any], frames: Sequence[str]) -> None:
-    """Where cells of several frames (hardware and method) are plotted, show the first frame and
-    add a dropdown that shows another one, or all of them mixed; static images draw them all."""
+def frame_selector(
+    traces: list[dict[str, Any]], layout: dict[str, Any], frames: Sequence[str], *, mix: bool = False
+) -> None:
+    """Where cells of several frames (hardware and method) are plotted, show the first frame
+    (every frame mixed under `mix`) and add a dropdown that shows another one, or all mixed."""
     if len(frames) < 2:
         for trace in traces:
             trace.pop("meta", None)
@@ -1121,14 +1155,16 @@ def frame_selector(traces: list[dict[str, Any]], layout: dict[str, Any], frames:
     def visible(frame: str) -> list[bool]:
         return [frame == ALL_FRAMES or frame in t.get("meta", {}).get("frames", [frame]) for t in traces]
 
-    for trace, shown in zip(traces, visible(frames[0]), strict=True):
+    choices = [*frames, ALL_FRAMES]
+    start = len(frames) if mix else 0
+    for trace, shown in zip(traces, visible(choices[start]), strict=True):
         trace["visible"] = shown
     buttons = [
         {"label": escape(frame), "method": "restyle", "args": [{"visible": visible(frame)}]}
-        for frame in [*frames, ALL_FRAMES]
+        for frame in choices
     ]
     layout["updatemenus"] = [
-        {"type": "dropdown", "buttons": buttons, "active": 0, "x": 0.0, "xanchor": "left", "y": 1.0,
+        {"type": "dropdown", "buttons": buttons, "active": start, "x": 0.0, "xanchor": "left", "y": 1.0,
          "yanchor": "bottom", "showactive": True, "pad": {"b": 4}}
     ]  # fmt: skip
 

@@ -43,7 +43,7 @@ EXIT_IMAGES_SKIPPED = 3  # HTML written, static images not (no Chromium)
 EXIT_STORAGE = 4  # --out cannot be written (full disk, read-only, not a folder), as in bench
 
 
-def _say(text: object, err: bool = False) -> None:
+def say(text: object, err: bool = False) -> None:
     """Print a line that may hold names from result files: control characters shown escaped."""
     from bench.safetext import visible
 
@@ -94,6 +94,13 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: OUT/.cache)",
     )
     parser.add_argument("--no-cache", action="store_true", help="render every image afresh and keep none")
+    parser.add_argument(
+        "--mix",
+        action="store_true",
+        help="draw the cells of every hardware, measured and estimated, in one static image (and "
+        "open the interactive charts on all of them); default: one image per hardware, "
+        "charts/hardware/<hardware>/<view>.png, measured and estimated apart",
+    )
 
 
 def check_template(path: str | None) -> str | None:
@@ -220,7 +227,7 @@ def run_pipeline(args: argparse.Namespace, **options: Any) -> BuildReport | int:
         return EXIT_ERROR
     problem = check_template(args.template)
     if problem:
-        _say(f"error: {problem}", err=True)
+        say(f"error: {problem}", err=True)
         return EXIT_ERROR
     try:
         return build(
@@ -239,32 +246,33 @@ def run_pipeline(args: argparse.Namespace, **options: Any) -> BuildReport | int:
             cache=not args.no_cache,
             cache_dir=args.cache,
             compare=getattr(args, "compare", None),
+            mix=args.mix,
             **options,
         )
     except (InvalidResultError, ResultsNotFoundError, ViewError, ExportError, SiteError, ValueError) as error:
-        _say(f"error: {error}", err=True)
+        say(f"error: {error}", err=True)
         return EXIT_ERROR
     except OSError as error:  # the output folder: one line naming the path and the cause
         from bench.store import describe_os_error
 
-        _say(f"error: cannot write {error.filename or args.out}: {describe_os_error(error)}", err=True)
+        say(f"error: cannot write {error.filename or args.out}: {describe_os_error(error)}", err=True)
         return EXIT_STORAGE
 
 
 def _print_report(report: BuildReport) -> None:
     if report.unchanged:
-        _say(
+        say(
             f"nothing changed since the last build: {report.out}/ is up to date ({report.timings_s['total_s']:.1f} s)"
         )
         return
     for invalid in report.skipped_inputs:
-        _say(f"skipped: {invalid}", err=True)
+        say(f"skipped: {invalid}", err=True)
     for duplicate in report.duplicates:
-        _say(f"skipped: {duplicate}: the same cell as an earlier file", err=True)
+        say(f"skipped: {duplicate}: the same cell as an earlier file", err=True)
     for note in report.notes:
-        _say(f"note: {note}", err=True)
+        say(f"note: {note}", err=True)
     files = len(report.written)
-    _say(
+    say(
         f"{report.results} results -> {files} files in {report.out}/ "
         f"({report.rendered} images rendered, {report.cached} from the cache; "
         f"{report.timings_s.get('total_s', 0.0):.1f} s)"

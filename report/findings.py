@@ -2,17 +2,22 @@
 
 Per hardware (a GPU model or a CPU model; numbers from different machines are not compared):
 the fastest decode, the least memory per decode token/s, the most tokens per joule, and the
-Pareto front of peak memory against decode throughput. Only measured, successful cells count:
-an estimate is a model, not a finding.
+Pareto front of peak memory against decode throughput. Measured successful cells of a machine
+make its findings; where a machine has estimates only, its estimated cells make
+findings of their own, labelled as estimates: their speed is the expected figure (the roofline
+bound x an efficiency, report.fit), or the bound itself where no efficiency is known. Measured
+and estimated cells are never ranked together.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bench.schema import METRICS, Metric, Result, device_kind
+from report.fit import frame_of, hardware_of, measured_efficiencies, speed_of
 from report.text import hardware_name
 
 MEMORY = METRICS["peak_memory"]
@@ -42,12 +47,35 @@ class HardwareFindings:
     pareto: list[Result]  # sorted by memory, least first
     memory_title: str
     speed_title: str
+    frame: str = ""  # the hardware and method (report.fit.frame_of): the charts' frame of these cells
+    speed: Metric = SPEED  # the decode speed ranked: estimates rank their expected figure
+    estimated: bool = False  # estimates, not measurements
+
+    @property
+    def cells_text(self) -> str:
+        """'29 measured cells that succeeded' or '504 estimated cells (...)'."""
+        if not self.estimated:
+            return f"{self.cells} measured cell{'s' if self.cells != 1 else ''} that succeeded."
+        return (
+            f"{self.cells} estimated cell{'s' if self.cells != 1 else ''}: not measurements; speeds are "
+            "the roofline bound x an efficiency (the fit matrix's expected figure)."
+        )
 
 
 def countable(results: Iterable[Result]) -> list[Result]:
     """Measured cells that succeeded, in a stable order."""
     kept = [r for r in results if r.status == "ok" and r.method == "measured"]
     return sorted(kept, key=lambda r: (r.model.name, r.suite, r.cell))
+
+
+def expected_speed(results: Sequence[Result]) -> Metric:
+    """The decode-speed metric for estimates: the expected figure report.fit gives each cell
+    (bound x efficiency; the bound where no efficiency is known), by identity of the result."""
+    measured = measured_efficiencies(results)
+    expected = {
+        id(r): speed_of(r, hardware_of(r), measured).tokens_per_s for r in results if r.method == "estimated"
+    }
+    return dataclasses.replace(SPEED, get=lambda r: expected.get(id(r)), label="Expected decode throughput")
 
 
 def _values(results: Iterable[Result], *metrics: Metric) -> list[tuple[Result, tuple[float, ...]]]:
@@ -91,17 +119,17 @@ def pareto_front(results: Sequence[Result], x: Metric = MEMORY, y: Metric = SPEE
     return front
 
 
-def _hardware_findings(hardware: str, results: list[Result]) -> HardwareFindings:
+def _hardware_findings(hardware: str, results: list[Result], speed: Metric = SPEED) -> HardwareFindings:
     kind = device_kind(results[0])
     memory_title = MEMORY.title(kind)
     findings = []
-    fastest = _best(results, [SPEED], lambda v: v[0])
+    fastest = _best(results, [speed], lambda v: v[0])
     if fastest:
-        findings.append(Finding("Fastest decode", SPEED.title(kind), SPEED.unit, *fastest))
-    leanest = _best(results, [MEMORY, SPEED], lambda v: -v[0] / v[1])
+        findings.append(Finding("Fastest decode", speed.title(kind), speed.unit, *fastest))
+    leanest = _best(results, [MEMORY, speed], lambda v: -v[0] / v[1])
     if leanest:
-        measure = f"{MEMORY.title(kind)} ÷ {SPEED.title(kind)}"
-        unit = f"{MEMORY.unit} per {SPEED.unit}"
+        measure = f"{MEMORY.title(kind)} ÷ {speed.title(kind)}"
+        unit = f"{MEMORY.unit} per {speed.unit}"
         findings.append(Finding("Least memory per token/s", measure, unit, leanest[0], -leanest[1]))
     frugal = _best(results, [ENERGY], lambda v: 1 / v[0])
     if frugal:
@@ -111,16 +139,28 @@ def _hardware_findings(hardware: str, results: list[Result]) -> HardwareFindings
         kind=kind,
         cells=len(results),
         findings=findings,
-        pareto=pareto_front(results),
+        pareto=pareto_front(results, MEMORY, speed),
         memory_title=memory_title,
-        speed_title=SPEED.title(kind),
+        speed_title=speed.title(kind),
+        frame=frame_of(results[0]),
+        speed=speed,
+        estimated=speed is not SPEED,
     )
 
 
 def findings(results: Iterable[Result]) -> list[HardwareFindings]:
-    """Findings per hardware, machines with the most cells first."""
+    """Findings per hardware: machines with measured cells first (the most cells first), then
+    each hardware's estimates (hardware_name says '(estimated)'), the most cells first."""
+    results = list(results)
     by_hardware: dict[str, list[Result]] = defaultdict(list)
     for result in countable(results):
         by_hardware[hardware_name(result)].append(result)
     groups = [_hardware_findings(name, cells) for name, cells in by_hardware.items()]
-    return sorted(groups, key=lambda g: (-g.cells, g.hardware))
+    estimates = [r for r in results if r.status == "ok" and r.method == "estimated"]
+    if estimates:
+        speed = expected_speed(results)
+        by_target: dict[str, list[Result]] = defaultdict(list)
+        for result in sorted(estimates, key=lambda r: (r.model.name, r.suite, r.cell)):
+            by_target[hardware_name(result)].append(result)
+        groups += [_hardware_findings(name, cells, speed) for name, cells in by_target.items()]
+    return sorted(groups, key=lambda g: (g.estimated, -g.cells, g.hardware))

@@ -122,11 +122,18 @@ def hardware_of(result: Result) -> HardwareInfo:
         id=hw_id,
         name=(cpu.model if cpu is not None and cpu.model else "CPU"),
         kind="cpu",
-        memory_bytes=None,  # the results do not record the machine's RAM
+        memory_bytes=cpu.memory_bytes if cpu is not None else None,  # the RAM; older files: unknown
         reserved_bytes=0,
         bandwidth_bytes_per_s=roof.bandwidth_bytes_per_s,
         source="measured by bench/cpuprobe.py" if roof.bandwidth_bytes_per_s else None,
     )
+
+
+def frame_of(result: Result) -> str:
+    """The frame a cell is drawn and ranked in: its hardware's display name and how its figures
+    were obtained, 'NVIDIA GeForce RTX 4090 24GB (estimated)': measured, estimated and imported
+    cells never compete (the charts' hardware selector and static images, the findings)."""
+    return f"{hardware_of(result).name} ({result.method})"
 
 
 # --------------------------------------------------------------------------- precision and speed

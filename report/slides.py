@@ -1,10 +1,13 @@
 """The presentation deck: results -> deck.pptx (python-pptx), 16:9, ready to present.
 
-Slides, in order: a title slide (title, dates, hardware), one slide per view (the charts the
-report renders, as its 1920x1080 PNGs), one per model (its chart beside the words the model
-page uses, from report.explain), findings per machine (report.findings, as on the home page)
-and methodology (the metric registry's descriptions). Every slide carries speaker notes with
-the numbers behind it.
+Slides, in order: a title slide (title, dates, hardware), the conclusion (the fit matrix,
+report.fit), one slide per hardware (its panel of the landscape and its findings, report.findings,
+estimated hardware labelled), one slide per view, one per model (its chart beside its fit per
+hardware and the words the model page uses, from report.explain) and methodology (the metric
+registry's descriptions). Every slide carries speaker notes with the numbers behind it.
+
+A chart slide gives its chart at least CHART_AREA of the slide: the title band is narrow, and the
+pictures are rendered for the box they fill (chart_image_px), without their own title.
 
 Text never overflows its box: it is measured with DejaVu Sans (wider than Calibri and Arial,
 so a fit here fits there), shrunk down to MIN_PT and, past that, cut with an ellipsis; the
@@ -40,6 +43,7 @@ from report.text import (
     failure_reason,
     hardware_name,
     number,
+    precision_text,
     result_value,
     setting_text,
     status_counts,
@@ -56,13 +60,20 @@ PARAGRAPH_GAP = 0.4  # space after a paragraph, in font sizes
 MARGIN = Inches(0.4)
 GAP = Inches(0.15)
 INSET = Inches(0.05)
-MAX_FINDINGS_SLIDES = 4
+MAX_HARDWARE_SLIDES = 6
 FIT_ROWS_PER_SLIDE = 5  # models per slide of the fit matrix
 MAX_METHOD_SLIDES = 2
 MAX_NOTE_CELLS = 40
 ELLIPSIS = "…"
 DECK_NAME = "deck.pptx"
 DEFAULT_AXIS_METRICS = ("peak_memory", "params_total", "params_active", "decode_tokens_per_s")
+# A chart slide: a one-band title, then the chart as wide as the slide's margins allow, then (on a
+# hardware slide) its findings in STRIP_LINES lines at MIN_PT; the chart takes CHART_AREA or more.
+CHART_TITLE_TOP, CHART_TITLE_HEIGHT = Inches(0.1), Inches(0.7)
+CHART_MARGIN = Inches(0.3)  # left and right of a chart
+CHART_GAP = Inches(0.1)
+STRIP_LINES = 2
+CHART_AREA = 0.70
 
 
 # --------------------------------------------------------------------------- measuring text
@@ -230,6 +241,7 @@ class Picture:
 
     path: Path
     crop_top: float = 0.0
+    size: tuple[int, int] = IMAGE_PX  # the image's pixels
 
 
 @dataclass(frozen=True)
@@ -239,7 +251,17 @@ class ChartSlide:
     key: str
     title: str
     image: Picture | None
-    caption: str | None
+    notes: str
+
+
+@dataclass(frozen=True)
+class HardwareSlide:
+    """One hardware (and how its figures were obtained): its panel of the landscape, its findings."""
+
+    key: str  # the frame (report.fit.frame_of)
+    title: str
+    image: Picture | None
+    findings: list[Para]  # at most STRIP_LINES short lines; the notes hold everything
     notes: str
 
 
@@ -278,16 +300,15 @@ class Deck:
     subtitle: list[str]
     title_notes: str
     conclusion: list[TableSlide] = field(default_factory=list)  # the fit matrix, right after the title
+    hardware: list[HardwareSlide] = field(default_factory=list)  # one per hardware: panel and findings
     views: list[ChartSlide] = field(default_factory=list)
     models: list[ModelSlide] = field(default_factory=list)
-    findings: list[TableSlide] = field(default_factory=list)
     methodology: TextSlide | None = None
 
     def slide_titles(self) -> list[str]:
         """Titles in slide order (methodology may spread over more than one slide)."""
-        titles = [self.title, *(c.title for c in self.conclusion)]
+        titles = [self.title, *(c.title for c in self.conclusion), *(h.title for h in self.hardware)]
         titles += [*(v.title for v in self.views), *(m.title for m in self.models)]
-        titles += [f.title for f in self.findings]
         return titles + ([self.methodology.title] if self.methodology else [])
 
 
@@ -319,7 +340,7 @@ def _view_slide(view: ViewInfo, results: Sequence[Result], image: Picture | None
     plotted = [r for r in results if r.status == "ok" and all(m.value(r) is not None for m in axes)]
     failed = [r for r in results if r.status != "ok"]
     estimated = sum(r.method == "estimated" for r in plotted)
-    captions = []
+    captions = []  # said in the notes: the chart's own note says what it leaves out
     if failed:
         captions.append(
             f"{len(failed)} failed cell{'s' if len(failed) != 1 else ''} not plotted ({status_counts(failed)})"
@@ -337,13 +358,9 @@ def _view_slide(view: ViewInfo, results: Sequence[Result], image: Picture | None
     if failed:
         notes.append("Not plotted:")
         notes += [_cell_line(r, []) for r in failed[:MAX_NOTE_CELLS]]
-    return ChartSlide(
-        key=view.id,
-        title=view.title,
-        image=image,
-        caption="; ".join(captions) + "." if captions else None,
-        notes="\n".join(notes),
-    )
+    if captions:
+        notes.insert(1, "; ".join(captions) + ".")
+    return ChartSlide(key=view.id, title=view.title, image=image, notes="\n".join(notes))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
@@ -414,36 +431,36 @@ def _model_slide(page: ModelSummary, image: Picture | None) -> ModelSlide:
     )
 
 
-def _findings_slide(group: HardwareFindings) -> TableSlide:
-    rows = [
-        (f.title, f.result.model.name, setting_text(f.result, device=False), f"{number(f.value)} {f.unit}")
-        for f in group.findings
-    ]
-    front = group.pareto
-    footer = []
-    if front:
-        names = ", ".join(dict.fromkeys(r.model.name for r in front))
-        footer.append(Para(f"{len(front)} cells: {names}", lead="Pareto front (memory vs decode): "))
-    notes = [f"{group.hardware}: {group.cells} measured cells that succeeded."]
-    notes += [
-        f"{f.title}: {f.result.model.name}, {setting_text(f.result, device=False)}, {number(f.value)} {f.unit} ({f.measure})."
-        for f in group.findings
-    ]
-    if front:
-        notes.append(f"Pareto front of {group.memory_title} against {group.speed_title}:")
-        notes += [
-            f"{r.model.name} — {setting_text(r, device=False)}: {result_value(METRICS['peak_memory'], r)}, "
-            f"{result_value(METRICS['decode_tokens_per_s'], r)}"
-            for r in front[:MAX_NOTE_CELLS]
+def _finding_text(f: Any, short: bool = False) -> str:
+    """A finding in a line: the model, its setting (`short`: precision and batch only), the value."""
+    r = f.result
+    setting = f"{precision_text(r)}, batch {r.setting.batch_size}" if short else setting_text(r, device=False)
+    return f"{r.model.name} ({setting}): {number(f.value)} {f.unit}"
+
+
+def hardware_slide(frame: str, group: HardwareFindings | None, image: Picture | None) -> HardwareSlide:
+    """A hardware's slide: its panel of the landscape and, under it, its two first findings in a
+    line each (a finding that would not fit whole is left to the notes, which hold them all)."""
+    paras: list[Para] = []
+    notes = [f"{frame}."]
+    if group is not None:
+        notes.append(group.cells_text)
+        lead = "Estimated " if group.estimated else ""
+        paras = [
+            Para(_finding_text(f, short=True), lead=f"{lead}{f.title.lower() if lead else f.title}: ")
+            for f in group.findings
         ]
-    return TableSlide(
-        title=f"Findings: {group.hardware}",
-        header=("Finding", "Model", "Setting", "Value"),
-        rows=rows,
-        widths=(0.22, 0.3, 0.3, 0.18),
-        footer=footer,
-        notes="\n".join(notes),
-    )
+        notes += [f"{f.title}: {_finding_text(f)} ({f.measure})." for f in group.findings]
+        if group.pareto:
+            notes.append(f"Pareto front of {group.memory_title} against {group.speed_title}:")
+            notes += [
+                f"{r.model.name} — {setting_text(r, device=False)}: {result_value(METRICS['peak_memory'], r)}, "
+                f"{number(group.speed.display(r))} {group.speed.unit}"
+                for r in group.pareto[:MAX_NOTE_CELLS]
+            ]
+    else:
+        notes.append("No findings: no cell that succeeded here has both a memory and a speed figure.")
+    return HardwareSlide(key=frame, title=frame, image=image, findings=paras[:STRIP_LINES], notes="\n".join(notes))
 
 
 def conclusion_slides(matrix: FitMatrix, rows_per_slide: int = FIT_ROWS_PER_SLIDE) -> list[TableSlide]:
@@ -483,17 +500,6 @@ def conclusion_slides(matrix: FitMatrix, rows_per_slide: int = FIT_ROWS_PER_SLID
     return slides
 
 
-def _no_findings_slide() -> TableSlide:
-    return TableSlide(
-        title="Findings",
-        header=(),
-        rows=[],
-        widths=(),
-        footer=[Para("No measured cell succeeded, so there is nothing to compare yet.")],
-        notes="No measured cell succeeded; see the failed cells in the model slides' notes.",
-    )
-
-
 def _methodology_slide(results: Sequence[Result], views: Sequence[ViewInfo]) -> TextSlide:
     ids = list(dict.fromkeys(a for v in views for a in v.axes if a in METRICS)) or list(DEFAULT_AXIS_METRICS)
     kind = _kind(results)
@@ -523,21 +529,26 @@ def plan_deck(
     views: Sequence[ViewInfo],
     images: Mapping[str, Path | Picture],
     summary: Summary | None = None,
+    hardware: Sequence[str] | None = None,
 ) -> Deck:
     """Every slide's content from validated results (and their report.summary Summary, where
-    the caller has it). `images` maps a view id, or "model-<slug>", to its 1920x1080 PNG (a
-    Picture where the chart's own title band is to be hidden); a missing image leaves the
-    chart out."""
+    the caller has it). `images` maps a view id, "model-<slug>" or "hardware:<frame>" to its
+    PNG (a Picture where the chart's own title band is to be hidden or the image is not
+    1920x1080); a missing image leaves the chart out. `hardware` lists the frames (hardware and
+    method, report.fit.frame_of) a slide each, in order (default: those with findings)."""
     summary = summary if summary is not None else summarize(results)
     ordered = summary.results
     subtitle, title_notes = summary.measured.lines(title)
     deck = Deck(title=title, subtitle=subtitle, title_notes="\n".join(title_notes))
     if summary.fit.models and summary.fit.hardware:
         deck.conclusion = conclusion_slides(summary.fit)
+    groups = {g.frame: g for g in summary.findings}
+    frames = list(hardware) if hardware is not None else list(groups)
+    deck.hardware = [
+        hardware_slide(f, groups.get(f), _picture(images.get(f"hardware:{f}"))) for f in frames[:MAX_HARDWARE_SLIDES]
+    ]
     deck.views = [_view_slide(v, ordered, _picture(images.get(v.id))) for v in views]
     deck.models = [_model_slide(m, _picture(images.get(f"model-{m.slug}"))) for m in summary.models]
-    groups = summary.findings
-    deck.findings = [_findings_slide(g) for g in groups[:MAX_FINDINGS_SLIDES]] or [_no_findings_slide()]
     deck.methodology = _methodology_slide(ordered, views)
     return deck
 
@@ -688,7 +699,7 @@ def add_picture(
     ratio, centred (or left)."""
     picture = image if isinstance(image, Picture) else Picture(image)
     left, top, width, height = box
-    w_px, h_px = IMAGE_PX[0], IMAGE_PX[1] * (1.0 - picture.crop_top)
+    w_px, h_px = picture.size[0], picture.size[1] * (1.0 - picture.crop_top)
     width_fit = min(width, round(height * w_px / h_px))
     height_fit = round(width_fit * h_px / w_px)
     x = left + (width - width_fit) // 2 if align == "center" else left
@@ -729,26 +740,64 @@ def _write_title(prs: Any, layout: Any, deck: Deck) -> None:
     _notes(slide, deck.title_notes)
 
 
+def chart_box(strip_lines: int = 0, title_bottom: int | None = None) -> tuple[int, int, int, int]:
+    """Where a chart slide's picture goes: under the title (its bottom edge; default the one
+    band _new_chart_slide gives it), as wide as the margins allow, above a strip of
+    `strip_lines` lines of text at MIN_PT."""
+    top = (CHART_TITLE_TOP + CHART_TITLE_HEIGHT if title_bottom is None else title_bottom) + CHART_GAP
+    strip = strip_height(strip_lines) + CHART_GAP if strip_lines else 0
+    return CHART_MARGIN, top, SLIDE_WIDTH - 2 * CHART_MARGIN, SLIDE_HEIGHT - CHART_GAP - top - strip
+
+
+def strip_height(lines: int) -> int:
+    """A text strip of `lines` one-line paragraphs at MIN_PT, insets included."""
+    return round(Pt(_height_pt([1] * lines, MIN_PT))) + 2 * INSET + Pt(1)
+
+
+def chart_image_px(strip_lines: int = 0, width: int = IMAGE_PX[0] // 2) -> tuple[int, int]:
+    """The layout size (pixels at scale 1) of a chart picture that fills chart_box exactly."""
+    _, _, box_w, box_h = chart_box(strip_lines)
+    return width, round(width * box_h / box_w)
+
+
+def _new_chart_slide(prs: Any, layout: Any, title: str) -> tuple[Any, int]:
+    """A slide whose title is one narrow band (the chart gets the rest); returns it and the
+    title's bottom edge."""
+    slide = prs.slides.add_slide(layout)
+    shape = slide.shapes.title
+    if shape is None:
+        _title(slide, title)
+        return slide, MARGIN
+    shape.left, shape.top = CHART_MARGIN, CHART_TITLE_TOP
+    shape.width, shape.height = prs.slide_width - 2 * CHART_MARGIN, CHART_TITLE_HEIGHT
+    _title(slide, title)
+    return slide, shape.top + shape.height
+
+
 def _write_chart(prs: Any, layout: Any, chart: ChartSlide) -> None:
-    slide = _new_slide(prs, layout, chart.title)
-    left, top, width, height = _content_box(prs, slide)
-    if chart.caption:
-        caption = fit_text([Para(chart.caption)], *_inner(width, height), max_pt=MIN_PT, max_lines=2)
-        caption_h = round(Pt(caption.lines * LINE_SPACING * MIN_PT)) + 2 * INSET
-        add_text(
-            slide, (left, top + height - caption_h, width, caption_h), [Para(chart.caption)], max_pt=MIN_PT
-        )
-        height -= caption_h + GAP
+    slide, title_bottom = _new_chart_slide(prs, layout, chart.title)
+    box = chart_box(0, title_bottom)
     if chart.image is not None:
-        add_picture(slide, chart.image, (left, top, width, height))
+        add_picture(slide, chart.image, box)
     else:
-        add_text(
-            slide,
-            (left, top, width, height),
-            [Para("This chart could not be rendered; the notes list its cells.")],
-        )
+        add_text(slide, box, [Para("This chart could not be rendered; the notes list its cells.")])
     _drop_empty_placeholders(slide)
     _notes(slide, chart.notes)
+
+
+def _write_hardware(prs: Any, layout: Any, panel: HardwareSlide) -> None:
+    slide, title_bottom = _new_chart_slide(prs, layout, panel.title)
+    left, top, width, height = chart_box(STRIP_LINES if panel.findings else 0, title_bottom)
+    if panel.image is not None:
+        pic = add_picture(slide, panel.image, (left, top, width, height))
+        top = pic.top + pic.height + CHART_GAP
+    else:
+        add_text(slide, (left, top, width, height), [Para("This chart could not be rendered.")])
+        top += height + CHART_GAP
+    if panel.findings:
+        add_text(slide, (left, top, width, strip_height(STRIP_LINES)), panel.findings, max_pt=MIN_PT, whole=True)
+    _drop_empty_placeholders(slide)
+    _notes(slide, panel.notes)
 
 
 def _write_model(prs: Any, layout: Any, model: ModelSlide) -> None:
@@ -896,12 +945,12 @@ def write_deck(
     _write_title(prs, title_layout, deck)
     for table in deck.conclusion:
         _write_table(prs, content_layout, table)
+    for panel in deck.hardware:
+        _write_hardware(prs, content_layout, panel)
     for chart in deck.views:
         _write_chart(prs, content_layout, chart)
     for model in deck.models:
         _write_model(prs, content_layout, model)
-    for table in deck.findings:
-        _write_table(prs, content_layout, table)
     if deck.methodology is not None:
         _write_text(prs, content_layout, deck.methodology)
     if dark:

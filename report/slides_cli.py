@@ -1,5 +1,5 @@
-"""Make the slides: <out>/deck.pptx (16:9; a slide per view and per model, findings,
-methodology, speaker notes with the numbers) and <out>/landscape.gif (.mp4), the 3D landscape
+"""Make the slides: <out>/deck.pptx (16:9; the fit matrix, a slide per hardware with its
+findings, per view and per model, methodology, speaker notes with the numbers) and <out>/landscape.gif (.mp4), the 3D landscape
 turning once. The deck and animation steps of the report's one pipeline (report.build), with
 <out> as the slides folder. Exit status: 0 done, 1 bad input (results, views, template),
 2 no Chromium or a failed render (no deck written), 4 --out cannot be written.
@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from report.cli import EXIT_OK, _say, add_pipeline_arguments, run_pipeline
+from report.cli import EXIT_OK, add_pipeline_arguments, run_pipeline, say
 
 DEFAULT_OUT = "build/slides"
 EXIT_NO_DECK = 2
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(report, int):
         return report
     for invalid in report.skipped_inputs:
-        _say(f"skipped: {invalid}", err=True)
+        say(f"skipped: {invalid}", err=True)
     if report.images_skipped:
         print(f"error: {report.images_skipped}", file=sys.stderr)
         return EXIT_NO_DECK

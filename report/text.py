@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
+from bench.hardware import catalog
 from bench.schema import Metric, Result, device_kind
 
 ELLIPSIS = "…"
@@ -121,7 +122,8 @@ def hardware_name(result: Result) -> str:
     an estimate names the device it was estimated for."""
     env = result.environment
     if result.method == "estimated":
-        return f"{result.setting.device} (estimated)"
+        known = catalog().get(result.setting.device)
+        return f"{known.name if known is not None else result.setting.device} (estimated)"
     if device_kind(result) == "gpu" and env.gpu is not None:
         return env.gpu.name if env.gpu.count == 1 else f"{env.gpu.count}× {env.gpu.name}"
     if device_kind(result) == "cpu" and env.cpu is not None and env.cpu.model:

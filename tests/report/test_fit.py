@@ -329,12 +329,13 @@ def test_memory_charts_draw_each_gpus_usable_memory_and_its_own_pareto_front(est
     results = list(load_results([estimates]))
     spec = figure_spec(VIEWS["memory-speed"], results)
     lines = {t["name"]: t["x"] for t in spec["data"] if t.get("legendgroup") == "capacity"}
-    assert lines["rtx-4090: 23 GiB usable"] == [23.0, 23.0]
-    assert lines["h100-sxm: 79 GiB usable"] == [79.0, 79.0]
+    assert lines["NVIDIA GeForce RTX 4090 24GB: 23 GiB usable"] == [23.0, 23.0]  # display names, never ids
+    assert lines["NVIDIA H100 SXM5 80GB: 79 GiB usable"] == [79.0, 79.0]
     assert spec["layout"]["xaxis"]["title"]["text"].startswith("GPU memory (GiB)")
     # a Pareto front per hardware: the RTX 4090's holds only cells that fit its 23 GiB
     fronts = {t["name"]: (t["x"], t["y"]) for t in spec["data"] if t.get("legendgroup") == "front"}
-    rtx, h100 = "Pareto front: rtx-4090 (estimated)", "Pareto front: h100-sxm (estimated)"
+    rtx = "Pareto front: NVIDIA GeForce RTX 4090 24GB (estimated)"
+    h100 = "Pareto front: NVIDIA H100 SXM5 80GB (estimated)"
     assert {rtx, h100} <= set(fronts)
     assert max(fronts[rtx][0]) <= 23
     # the H100 (3.35 TB/s) front is faster than the RTX 4090 (1 TB/s) one
@@ -364,7 +365,8 @@ def test_measured_and_estimated_cells_never_share_a_frame_by_default():
         spec = figure_spec(VIEWS[view], results)
         (menu,) = spec["layout"]["updatemenus"]
         labels = [b["label"] for b in menu["buttons"]]
-        assert labels[-1] == ALL_FRAMES and "rtx-4090 (estimated)" in labels and len(labels) >= 3
+        assert labels[-1] == ALL_FRAMES and "NVIDIA GeForce RTX 4090 24GB (estimated)" in labels
+        assert len(labels) >= 3
         shown = [
             t
             for t in spec["data"]

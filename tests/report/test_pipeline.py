@@ -48,19 +48,24 @@ def test_one_run_makes_every_output_and_draws_each_picture_once(first) -> None:
     _, out, report = first
     assert report.images_skipped is None
     pngs = _pngs(out)
-    assert report.rendered == len(pngs) > 0 and report.cached == 0
+    deck_pngs = {p.name: _sha(p) for p in (out / "slides" / "images").glob("*.png")}
+    # each distinct picture drawn once: charts/<view>.png is its first hardware's image, copied
+    assert report.rendered == len(set(pngs.values()) | set(deck_pngs.values())) > 0 and report.cached == 0
+    frames = sorted(p.name for p in (out / "charts" / "hardware").iterdir())
+    assert len(frames) >= 2  # the synthetic set has CPU, GPU and estimated cells: an image each
+    assert any(pngs["charts/landscape.png"] == pngs[f"charts/hardware/{f}/landscape.png"] for f in frames)
     assert (out / "site" / "index.html").is_file() and (out / "site" / "slides.html").is_file()
     assert Image.open(out / "slides" / "landscape.gif").n_frames == FRAMES
-    # the deck shows the chart images themselves: no pictures of its own were rendered
-    assert not (out / "slides" / "images").exists()
     prs = Presentation(str(out / "slides" / "deck.pptx"))
     pictures = [sh for s in prs.slides for sh in s.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
     chart_bytes = {p.read_bytes() for p in (out / "charts").rglob("*.png")}
-    assert pictures and all(pic.image.blob in chart_bytes for pic in pictures)
-    # ... with the chart's own title cropped away (the slide's title names it)
-    assert all(0.05 < pic.crop_top < 0.2 for pic in pictures)
-    landscape = Image.open(io.BytesIO(pictures[0].image.blob))
-    assert landscape.size == (1920, 1080)
+    # a model slide shows its chart image with the chart's own title cropped away; the views and
+    # hardware panels are drawn for the box they fill, without a title (the slide's names them)
+    models = [pic for pic in pictures if pic.image.blob in chart_bytes]
+    assert models and all(0.05 < pic.crop_top < 0.2 and pic.image.size == (1920, 1080) for pic in models)
+    boxed = [pic for pic in pictures if pic.image.blob not in chart_bytes]
+    assert len(boxed) == len(frames) + 4 and all(pic.crop_top == 0 for pic in boxed)
+    assert all(Image.open(io.BytesIO(pic.image.blob)).size[1] < 1000 for pic in boxed)
 
 
 def test_nothing_changed_renders_nothing(first, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,8 +112,9 @@ def test_one_changed_value_redraws_only_what_shows_it(first, tmp_path: Path) -> 
     after = _pngs(out)
     redrawn = {name for name in after if after[name] != before.get(name)}
     assert again.rendered > 0 and again.rendered < report.rendered
-    assert len(redrawn) <= again.rendered
-    assert "charts/landscape.png" in redrawn
+    assert len({after[name] for name in redrawn}) <= again.rendered  # a copy is not drawn twice
+    # the landscape of the changed cell's hardware (charts/landscape.png draws another one here)
+    assert [n for n in redrawn if n.startswith("charts/hardware/") and n.endswith("/landscape.png")]
     own = f"charts/models/{slugify(target['model']['name'])}/"
     others = [n for n in after if n.startswith("charts/models/") and not n.startswith(own) and "scaling" in n]
     assert others and not redrawn & set(others)
