@@ -36,10 +36,9 @@ from report.charts import (
     reuse_figures,
     static_frames,
     title_band_px,
-    untitled,
 )
 from report.compare import Comparison
-from report.embed import PLOTLY_JS, embed, plotly_js_path, plotly_js_text
+from report.embed import PLOTLY_JS, embed, plotly_js_path, plotly_js_text, untitled
 from report.export import (
     DEFAULT_TABS,
     IMAGE_FORMATS,
@@ -478,7 +477,9 @@ def _write_model_charts(context: BuildContext, results: list[Result], charts: Pa
                             subject=name, plotly_src=f"../../{PLOTLY_JS}")  # fmt: skip
             if png:  # the frame the interactive chart opens on: this model's own hardware first
                 frame = None if context.mix else next(iter(static_frames(data)), None)
-                static = figure_spec(view, pool, context.static_template, static=True, data=data, frame=frame, **mode)
+                static = figure_spec(
+                    view, pool, context.static_template, static=True, data=data, frame=frame, **mode
+                )
                 context.add_image(static, {"png": folder / f"{view.name}.png"})
 
 
@@ -633,11 +634,12 @@ def write_deck(context: BuildContext) -> None:
         pictures[key] = slides.Picture(path["png"], crop, (width * 2, height * 2))
 
     chart_size = slides.chart_image_px(0)
+    band = title_band_px(static=True) - 8  # the title's band, less room for the symbol key's top
     for view in chosen:
         data = chart_data(view, results)
         frame = None if context.mix else static_frames(data)[0]
         spec = figure_spec(view, results, context.static_template, static=True, data=data, frame=frame)
-        picture(view.name, untitled(spec, chart_size[1]), chart_size)
+        picture(view.name, untitled(spec, band, chart_size[1]), chart_size)
     hardware: list[str] = []
     panel = context.views.get(ANIMATED_VIEW)
     if panel is not None:
@@ -646,7 +648,7 @@ def write_deck(context: BuildContext) -> None:
         panel_size = slides.chart_image_px(slides.STRIP_LINES)
         for frame in hardware[: slides.MAX_HARDWARE_SLIDES]:
             spec = figure_spec(panel, results, context.static_template, static=True, data=data, frame=frame)
-            picture(f"hardware:{frame}", untitled(spec, panel_size[1]), panel_size)
+            picture(f"hardware:{frame}", untitled(spec, band, panel_size[1]), panel_size)
     first = next(iter(model_views(context.views)), None)
     if first is not None:
         model_band = title_band_px(static=True, subject=True) - 10
@@ -657,7 +659,9 @@ def write_deck(context: BuildContext) -> None:
             pool, mode = _model_pool(first, model.name, results, cells)
             data = chart_data(first, pool, **mode)
             frame = None if context.mix else static_frames(data)[0]
-            spec = figure_spec(first, pool, context.static_template, static=True, data=data, frame=frame, **mode)
+            spec = figure_spec(
+                first, pool, context.static_template, static=True, data=data, frame=frame, **mode
+            )
             picture(f"model-{model.slug}", spec, (960, 540), model_band / 540)
     infos = [slides.view_info(v, results) for v in chosen]
 
@@ -681,7 +685,9 @@ def write_deck(context: BuildContext) -> None:
 
 def _deck_key(context: BuildContext, deck: Any) -> str:
     """The deck's content (its text, and the bytes of every picture) and its template."""
-    pictures = sorted({s.image.path for s in [*deck.hardware, *deck.views, *deck.models] if s.image is not None})
+    pictures = sorted(
+        {s.image.path for s in [*deck.hardware, *deck.views, *deck.models] if s.image is not None}
+    )
     plan = str(dataclasses.asdict(deck)).replace(str(context.staging), "")  # where it is built varies
     template = file_digest([context.template]) if context.template else ""
     return digest("deck", plan, file_digest(pictures), template)

@@ -1019,18 +1019,6 @@ def title_band_px(static: bool, subject: bool = False) -> int:
     return (62 if static else 50) + ((24 if static else 18) if subject else 0)
 
 
-def untitled(spec: dict[str, Any], height: int, subject: bool = False) -> dict[str, Any]:
-    """A static figure without its title band, laid out for an image `height` layout pixels tall
-    (instead of 540): a deck's chart, whose slide title names it, filling the slide's box."""
-    layout = spec["layout"]
-    layout.pop("title", None)
-    band = title_band_px(static=True, subject=subject)
-    layout["margin"]["t"] = max(10, layout["margin"]["t"] - band + 8)
-    if "legend2" in layout:  # the symbol key: at the top, where the title was
-        layout["legend2"]["y"] = 1.0 - 4 / height
-    return spec
-
-
 def figure_layout(data: ChartData, template: Template, static: bool, subject: str | None) -> dict[str, Any]:
     """Title, axes or scene, legends, note, margins and size; no figure data."""
     view = data.view

@@ -8,7 +8,9 @@ everything that ships or loads plotly.js asks `plotly_js_path`.
 from __future__ import annotations
 
 import functools
+import json
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -98,7 +100,40 @@ def lean_figure(fig: Any) -> Any:
             values = trace.get(axis) if isinstance(trace, dict) else getattr(trace, axis, None)
             if values is not None and any(isinstance(v, float) for v in values):
                 trace[axis] = _round_sig(list(values))
+    if isinstance(fig, dict):
+        _shared_defaults(fig)
     return fig
+
+
+SHARED_KEYS = ("hovertemplate", "hoverinfo", "mode")  # often the same on every trace of a type
+
+
+def _shared_defaults(fig: dict[str, Any]) -> None:
+    """A trace attribute that every trace of a type sets, written once: its most common value
+    becomes the layout template's default for that type (plotly applies it to each trace) and
+    the traces holding that value drop it; the others keep their own."""
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for trace in fig.get("data", []):
+        by_type.setdefault(trace.get("type", "scatter"), []).append(trace)
+    layout = fig.setdefault("layout", {})
+    template = layout.setdefault("template", {})
+    if not isinstance(template, dict):
+        return  # a named template: leave the traces as they are
+    for kind, traces in by_type.items():
+        defaults = template.setdefault("data", {}).setdefault(kind, [{}])
+        if len(defaults) != 1:
+            continue  # cycled defaults: one entry per trace would be needed
+        for key in SHARED_KEYS:
+            if key in defaults[0] or not all(key in t for t in traces):
+                continue
+            values = [json.dumps(t[key], sort_keys=True) for t in traces]
+            common, n = Counter(values).most_common(1)[0]
+            if n < 2:
+                continue
+            defaults[0] = {**defaults[0], key: json.loads(common)}
+            for trace, value in zip(traces, values, strict=True):
+                if value == common:
+                    del trace[key]
 
 
 def embed(fig: Any, div_id: str, modebar: bool = True, lean: bool = True) -> Markup:
@@ -145,12 +180,15 @@ def breakdown_figure(parts: Sequence[Part]) -> dict[str, Any]:
     }
 
 
-def untitled(spec: dict[str, Any], band_px: int) -> dict[str, Any]:
+def untitled(spec: dict[str, Any], band_px: int, height: int | None = None) -> dict[str, Any]:
     """The figure without its own title, and the band the title took at the top given to the
-    chart: the slide's title names it."""
+    chart: the slide's title names it. `height`: the image's layout height (a deck picture
+    drawn for its box), where the symbol key moves up to the top edge, into the title's place."""
     layout = spec["layout"]
     if layout.pop("title", None) is not None and "margin" in layout:
         layout["margin"]["t"] = max(10, layout["margin"].get("t", 0) - band_px)
+    if height is not None and "legend2" in layout:
+        layout["legend2"]["y"] = 1.0 - 4 / height
     return spec
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from bench.schema import METRICS, Metric, Result, device_kind
 from report.fit import frame_of, hardware_of, measured_efficiencies, speed_of
-from report.text import hardware_name
+from report.text import hardware_name, number, precision_text, setting_text
 
 MEMORY = METRICS["peak_memory"]
 SPEED = METRICS["decode_tokens_per_s"]
@@ -35,6 +35,14 @@ class Finding:
     result: Result
     value: float
 
+    def line(self, short: bool = False) -> str:
+        """The finding in a line: the model, its setting (`short`: precision and batch), the value."""
+        r = self.result
+        setting = (
+            f"{precision_text(r)}, batch {r.setting.batch_size}" if short else setting_text(r, device=False)
+        )
+        return f"{r.model.name} ({setting}): {number(self.value)} {self.unit}"
+
 
 @dataclass(frozen=True)
 class HardwareFindings:
@@ -50,6 +58,14 @@ class HardwareFindings:
     frame: str = ""  # the hardware and method (report.fit.frame_of): the charts' frame of these cells
     speed: Metric = SPEED  # the decode speed ranked: estimates rank their expected figure
     estimated: bool = False  # estimates, not measurements
+
+    def headlines(self, limit: int = 2) -> list[tuple[str, str]]:
+        """(lead, line) for the first `limit` findings, estimated ones labelled: a slide's strip."""
+        lead = "Estimated " if self.estimated else ""
+        return [
+            (f"{lead}{f.title.lower() if lead else f.title}: ", f.line(short=True))
+            for f in self.findings[:limit]
+        ]
 
     @property
     def cells_text(self) -> str:

@@ -467,22 +467,44 @@ def _copy_plotly(dest: Path) -> None:
 # --------------------------------------------------------------------------- the slide view
 
 
-def slide_charts(results: Sequence[Result], views: Mapping[str, Any] | None = None) -> list[Chart]:
-    """The deck's views as interactive charts that fill their slide."""
-    import plotly.graph_objects as go
+def slide_charts(
+    results: Sequence[Result], views: Mapping[str, Any] | None = None, summary: Summary | None = None
+) -> list[Chart]:
+    """The deck's charts as interactive charts that fill their slide, in the deck's order: a
+    panel of the landscape per hardware (its findings under it, where `summary` is given), then
+    the deck's views, each on its first hardware as charts/<view>.png (never measured and
+    estimated cells in one frame)."""
 
     from report import charts
     from report import views as report_views
 
-    out = []
-    for view in report_views.deck_views(views if views is not None else report_views.VIEWS):
-        # every frame at once, as the deck's images: a slide stays light and matches its picture
-        spec = charts.figure_spec(view, list(results), "light", frames=False)
+    chosen = views if views is not None else report_views.VIEWS
+    results = list(results)
+
+    def chart(view: Any, frame: str | None, title: str, key: str, description: str = "") -> Chart:
+        spec = charts.figure_spec(view, results, "light", frame=frame)
         spec = short_hover(untitled(spec, charts.title_band_px(static=False)))
         spec["layout"].pop("height", None)  # the slide's box sets the size
         spec["layout"]["autosize"] = True
-        out.append(Chart(view.title, embed(go.Figure(spec), f"slide-{view.name}")))
+        return Chart(title, embed(spec, f"slide-{key}"), description)
+
+    out = []
+    panel = chosen.get("landscape")
+    if panel is not None and summary is not None:
+        groups = {g.frame: g for g in summary.findings}
+        for n, frame in enumerate(charts.chart_data(panel, results).frames[:MAX_HARDWARE_PANELS], start=1):
+            group = groups.get(frame)
+            lines = " · ".join(lead + line for lead, line in group.headlines()) if group else ""
+            out.append(chart(panel, frame, frame, f"hardware-{n}", lines))
+    for view in report_views.deck_views(chosen):
+        if out and view is panel:
+            continue  # the landscape is on the hardware panels already, each hardware on its own
+        data = charts.chart_data(view, results)
+        out.append(chart(view, (data.frames or [None])[0], view.title, view.name))
     return out
+
+
+MAX_HARDWARE_PANELS = 6  # as the deck (report.slides.MAX_HARDWARE_SLIDES)
 
 
 def slides_page(
@@ -494,14 +516,16 @@ def slides_page(
     templates: Path | None = None,
     summary: Summary | None = None,
 ) -> str:
-    """The Markdown of the site's slide view (write it as docs/slides.md): a title screen, then
-    one chart per screen; arrow keys move, F goes full screen. `charts` default to
+    """The Markdown of the site's slide view (write it as docs/slides.md): a title screen, the
+    fit matrix, then one chart per screen in the deck's order (slide_charts); arrow keys move, F goes full screen. `charts` default to
     `slide_charts(results, views)`; every name is escaped by the template."""
     summary = summary if summary is not None else summarize(results)
     subtitle, _ = summary.measured.lines(title)
-    shown = list(charts) if charts is not None else slide_charts(summary.results, views)
+    shown = list(charts) if charts is not None else slide_charts(summary.results, views, summary)
     env = template_env(templates)
-    return env.get_template(SLIDES_TEMPLATE).render(title=title, subtitle=subtitle, charts=shown)
+    return env.get_template(SLIDES_TEMPLATE).render(
+        title=title, subtitle=subtitle, charts=shown, fit=summary.fit, slug_of=summary.slug_of
+    )
 
 
 # --------------------------------------------------------------------------- mkdocs

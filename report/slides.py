@@ -43,7 +43,6 @@ from report.text import (
     failure_reason,
     hardware_name,
     number,
-    precision_text,
     result_value,
     setting_text,
     status_counts,
@@ -431,13 +430,6 @@ def _model_slide(page: ModelSummary, image: Picture | None) -> ModelSlide:
     )
 
 
-def _finding_text(f: Any, short: bool = False) -> str:
-    """A finding in a line: the model, its setting (`short`: precision and batch only), the value."""
-    r = f.result
-    setting = f"{precision_text(r)}, batch {r.setting.batch_size}" if short else setting_text(r, device=False)
-    return f"{r.model.name} ({setting}): {number(f.value)} {f.unit}"
-
-
 def hardware_slide(frame: str, group: HardwareFindings | None, image: Picture | None) -> HardwareSlide:
     """A hardware's slide: its panel of the landscape and, under it, its two first findings in a
     line each (a finding that would not fit whole is left to the notes, which hold them all)."""
@@ -445,12 +437,8 @@ def hardware_slide(frame: str, group: HardwareFindings | None, image: Picture | 
     notes = [f"{frame}."]
     if group is not None:
         notes.append(group.cells_text)
-        lead = "Estimated " if group.estimated else ""
-        paras = [
-            Para(_finding_text(f, short=True), lead=f"{lead}{f.title.lower() if lead else f.title}: ")
-            for f in group.findings
-        ]
-        notes += [f"{f.title}: {_finding_text(f)} ({f.measure})." for f in group.findings]
+        paras = [Para(line, lead=lead) for lead, line in group.headlines(STRIP_LINES)]
+        notes += [f"{f.title}: {f.line()} ({f.measure})." for f in group.findings]
         if group.pareto:
             notes.append(f"Pareto front of {group.memory_title} against {group.speed_title}:")
             notes += [
@@ -460,7 +448,7 @@ def hardware_slide(frame: str, group: HardwareFindings | None, image: Picture | 
             ]
     else:
         notes.append("No findings: no cell that succeeded here has both a memory and a speed figure.")
-    return HardwareSlide(key=frame, title=frame, image=image, findings=paras[:STRIP_LINES], notes="\n".join(notes))
+    return HardwareSlide(key=frame, title=frame, image=image, findings=paras, notes="\n".join(notes))
 
 
 def conclusion_slides(matrix: FitMatrix, rows_per_slide: int = FIT_ROWS_PER_SLIDE) -> list[TableSlide]:
@@ -545,7 +533,8 @@ def plan_deck(
     groups = {g.frame: g for g in summary.findings}
     frames = list(hardware) if hardware is not None else list(groups)
     deck.hardware = [
-        hardware_slide(f, groups.get(f), _picture(images.get(f"hardware:{f}"))) for f in frames[:MAX_HARDWARE_SLIDES]
+        hardware_slide(f, groups.get(f), _picture(images.get(f"hardware:{f}")))
+        for f in frames[:MAX_HARDWARE_SLIDES]
     ]
     deck.views = [_view_slide(v, ordered, _picture(images.get(v.id))) for v in views]
     deck.models = [_model_slide(m, _picture(images.get(f"model-{m.slug}"))) for m in summary.models]
@@ -795,7 +784,9 @@ def _write_hardware(prs: Any, layout: Any, panel: HardwareSlide) -> None:
         add_text(slide, (left, top, width, height), [Para("This chart could not be rendered.")])
         top += height + CHART_GAP
     if panel.findings:
-        add_text(slide, (left, top, width, strip_height(STRIP_LINES)), panel.findings, max_pt=MIN_PT, whole=True)
+        add_text(
+            slide, (left, top, width, strip_height(STRIP_LINES)), panel.findings, max_pt=MIN_PT, whole=True
+        )
     _drop_empty_placeholders(slide)
     _notes(slide, panel.notes)
 

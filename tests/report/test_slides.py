@@ -267,7 +267,11 @@ def test_charts_take_at_least_70_percent_of_their_slides(tmp_path, mixed):
             assert shape.top + shape.height <= SLIDE_HEIGHT and shape.left + shape.width <= SLIDE_WIDTH
     strip = [sh for sh in charted[0].shapes if sh.has_text_frame and sh != charted[0].shapes.title]
     [picture] = [sh for sh in charted[0].shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
-    assert strip and strip[0].top >= picture.top + picture.height and "Fastest decode:" in strip[0].text_frame.text
+    assert (
+        strip
+        and strip[0].top >= picture.top + picture.height
+        and "Fastest decode:" in strip[0].text_frame.text
+    )
 
 
 FRAMES = ["AMD EPYC 7B13 (measured)", "NVIDIA H100 SXM5 80GB (measured)", "NVIDIA A100 SXM4 80GB (estimated)"]
@@ -506,11 +510,16 @@ def test_slides_page_with_the_report_charts(mixed):
     from report.site import slides_page
 
     text = slides_page(mixed)
-    for view in ("landscape", "transfer", "scaling", "memory-speed"):
+    # the deck's order: the fit matrix, a landscape panel per hardware with its findings, the views
+    assert text.index('id="slide-fit"') < text.index('id="slide-hardware-1"') < text.index('id="slide-transfer"')
+    for n in (1, 2, 3):  # the CPU, the H100, the A100 estimates: one panel each
+        assert f'id="slide-hardware-{n}"' in text
+    for view in ("transfer", "scaling", "memory-speed"):
         assert f'id="slide-{view}"' in text
+    assert 'id="slide-landscape"' not in text  # the panels are the landscape, hardware by hardware
+    assert "<h2>NVIDIA A100 SXM4 80GB (estimated)</h2>" in text and "Estimated fastest decode: " in text
     assert "<script>alert" not in text and "cdn." not in text.lower()
-    assert text.count('class="gs-slide"') == 4
-    assert text.count("The landscape: memory, size and speed") == 1  # the slide's h2, not the chart too
+    assert text.count('class="gs-slide"') == 6
 
 
 def test_slides_page_of_1000_cells_stays_light():
@@ -527,7 +536,11 @@ def test_slide_view_builds_into_the_site(mixed, tmp_path):
 
     site = build_site(mixed, tmp_path, extra_pages={SLIDES_PAGE: slides_page(mixed, title=XSS_NAME)})
     html = (site / "slides.html").read_text()
-    assert len(re.findall(r'<section class="gs-slide[^"]*" id="slide-\d+">', html)) == 5
+    # the title, the fit matrix, three hardware panels, three views
+    assert len(re.findall(r'<section class="gs-slide[^"]*" id="slide-[\w-]+">', html)) == 8
+    fit = html[html.index('id="slide-fit"') : html.index('id="slide-2"')]
+    assert "<table>" in fit and 'href="models/llama-3-tiny.html"' in fit  # Markdown rendered, links resolved
+    assert html.count("Plotly.newPlot") == 6
     assert 'class="js-plotly-plot"' in html or "Plotly.newPlot" in html
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
     assert "slides.html" in (site / "index.html").read_text()  # in the nav
