@@ -564,10 +564,11 @@ def _widen_default(prs: Any) -> None:
                 shape.width, shape.height = SLIDE_WIDTH - 2 * MARGIN, Inches(0.95)
 
 
-def _drop_slides(prs: Any) -> None:
-    """Remove a template's own slides; its layouts, master and theme stay."""
+def _drop_slides(prs: Any, start: int = 0) -> None:
+    """Remove the slides from `start` on (a template's own slides: its layouts, master and
+    theme stay)."""
     ids = prs.slides._sldIdLst  # python-pptx has no public slide deletion
-    for sld_id in list(ids):
+    for sld_id in list(ids)[start:]:
         prs.part.drop_rel(sld_id.rId)
         ids.remove(sld_id)
 
@@ -827,13 +828,16 @@ def _cell_text(cell: Any, text: str, size: int, *, bold: bool = False) -> None:
     run.font.bold = bold
 
 
+TABLE_PT = 22
+
+
 def _fit_table(
-    table: TableSlide, width: int, height: int, max_cell_lines: int = 2
+    table: TableSlide, width: int, height: int, max_cell_lines: int = 2, max_pt: int = TABLE_PT
 ) -> tuple[int, list[tuple[str, ...]], list[int]]:
     """Font size, cell texts (cut to `max_cell_lines`) and row heights (EMU) that fit."""
     col_w = [round(width * share) - 2 * INSET for share in table.widths]
     all_rows = [table.header, *table.rows]
-    for size in range(22, MIN_PT - 1, -1):
+    for size in range(max_pt, MIN_PT - 1, -1):
         texts, heights = [], []
         for r, row in enumerate(all_rows):
             cells = []
@@ -852,12 +856,32 @@ def _fit_table(
     raise AssertionError("unreachable")
 
 
-def _write_table(prs: Any, layout: Any, table: TableSlide) -> None:
+def _table_box(prs: Any, slide: Any, table: TableSlide) -> tuple[int, int, int, int]:
+    """Where a table slide's table goes (its footer under it)."""
+    left, top, width, height = _content_box(prs, slide)
+    return left, top, width, height - (Inches(1.3) if table.footer else 0)
+
+
+def table_size(prs: Any, layout: Any, tables: Sequence[TableSlide]) -> int:
+    """One font size for a run of table slides (the fit matrix over several slides): the size
+    the fullest of them fits at, so the last, shorter slide does not switch to a larger font."""
+    probe = prs.slides.add_slide(layout)
+    _title(probe, "probe")
+    sizes = [TABLE_PT]
+    for table in tables:
+        if table.rows:
+            _, _, width, height = _table_box(prs, probe, table)
+            sizes.append(_fit_table(table, width, height)[0])
+    _drop_slides(prs, start=len(prs.slides) - 1)
+    return min(sizes)
+
+
+def _write_table(prs: Any, layout: Any, table: TableSlide, max_pt: int = TABLE_PT) -> None:
     slide = _new_slide(prs, layout, table.title)
     left, top, width, height = _content_box(prs, slide)
     footer_h = Inches(1.3) if table.footer else 0
     if table.rows:
-        size, texts, heights = _fit_table(table, width, height - footer_h)
+        size, texts, heights = _fit_table(table, width, height - footer_h, max_pt=max_pt)
         rows_fit = len(texts)
         while sum(heights[:rows_fit]) > height - footer_h and rows_fit > 1:
             rows_fit -= 1
@@ -934,8 +958,9 @@ def write_deck(
     prs = open_presentation(Path(template) if template else None)
     title_layout, content_layout = pick_layouts(prs)
     _write_title(prs, title_layout, deck)
+    size = table_size(prs, content_layout, deck.conclusion)
     for table in deck.conclusion:
-        _write_table(prs, content_layout, table)
+        _write_table(prs, content_layout, table, max_pt=size)
     for panel in deck.hardware:
         _write_hardware(prs, content_layout, panel)
     for chart in deck.views:

@@ -587,3 +587,21 @@ def test_model_slide_facts_are_whole_sentences_at_most_five():
     slide = _model_slide(page, None)
     assert len(slide.explanation) == MAX_SLIDE_FACTS
     assert all(f"{f.topic}: " in slide.notes for f in page.explanation.facts)
+
+
+def test_the_fit_matrix_keeps_one_font_size_over_its_slides(tmp_path):
+    """The last slide of the matrix holds one row where the first holds five (which fit at
+    18 pt only): it keeps the others' size (no jump to 22 pt that cuts its cells)."""
+    from perf.synthetic import synthetic_results
+    from report.slides import Deck, conclusion_slides
+    from report.summary import summarize
+
+    tables = conclusion_slides(summarize(synthetic_results(200, 6, seed=1)).fit)
+    assert len(tables) == 2 and len(tables[-1].rows) == 1
+    prs = Presentation(str(write_deck(Deck("t", [], "n", conclusion=tables), tmp_path / "deck.pptx")))
+    sizes = [
+        {r.font.size.pt for sh in s.shapes if sh.has_table for row in sh.table.rows for c in row.cells
+         for p in c.text_frame.paragraphs for r in p.runs}
+        for s in list(prs.slides)[1:]
+    ]  # fmt: skip
+    assert len(prs.slides) == 3 and all(len(s) == 1 for s in sizes) and len(set.union(*sizes)) == 1
