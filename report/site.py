@@ -330,7 +330,8 @@ def render_docs(
         text = env.get_template("model.md.j2").render(page=page, site=pages)
         written.append(_write(tmp / MODELS_DIR / f"{page.slug}.md", text))
     if charts and pages.results:
-        written += _write_charts(env, view_charts(pages.results, views), tmp)
+        frames = [g.frame for g in pages.summary.findings]
+        written += _write_charts(env, view_charts(pages.results, views), tmp, frames)
     for name, text in (extra_pages or {}).items():
         written.append(_write(tmp / _extra_page_name(name), text))
     _write_raw(pages, tmp)
@@ -343,11 +344,15 @@ def render_docs(
     return [docs_dir / p.relative_to(tmp) for p in written]
 
 
-def _write_charts(env: jinja2.Environment, charts: Sequence[tuple[str, Chart]], docs: Path) -> list[Path]:
-    """charts/index.md linking every view, and charts/<view>.md with the view's chart."""
+def _write_charts(
+    env: jinja2.Environment, charts: Sequence[tuple[str, Chart]], docs: Path, frames: Sequence[str] = ()
+) -> list[Path]:
+    """charts/index.md linking every view (and naming the hardware each chart's selector
+    offers), and charts/<view>.md with the view's chart."""
     (docs / CHARTS_DIR).mkdir(parents=True, exist_ok=True)
     template = env.get_template(CHARTS_TEMPLATE)
-    written = [_write(docs / CHARTS_DIR / "index.md", template.render(charts=charts, chart=None))]
+    index = template.render(charts=charts, chart=None, frames=frames)
+    written = [_write(docs / CHARTS_DIR / "index.md", index)]
     for name, chart in charts:
         written.append(_write(docs / CHARTS_DIR / f"{name}.md", template.render(charts=charts, chart=chart)))
     return written

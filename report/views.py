@@ -19,6 +19,7 @@ from bench.schema import METRICS, Metric, Result
 
 BUILTIN_VIEWS = Path(__file__).with_name("views.yaml")
 VIEW_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # also a file name: path-safe by construction
+RESERVED_VIEW_NAMES = ("index",)  # the site's Charts page is charts/index.md
 
 Category = Literal[
     "family",
@@ -206,6 +207,8 @@ def _parse_file(path: Path, known: Mapping[str, View]) -> dict[str, View]:
 def _parse_view(path: Path, name: str, spec: Any, known: Mapping[str, View]) -> View:
     if not isinstance(spec, dict):
         raise ViewError(f"{path}: {name}: expected a mapping of settings, found {type(spec).__name__}")
+    if name in RESERVED_VIEW_NAMES:
+        raise ViewError(f"{path}: {name}: the view name {name!r} is taken by the site's Charts page; pick another")
     spec = dict(spec)
     parent_name = spec.pop("extends", None)
     if parent_name is not None:

@@ -226,6 +226,7 @@ def test_a_users_yaml_adds_views_without_python(tmp_path: Path) -> None:
         ("v:\n  x: load_s\n  y: load_s\n  filter: {colour: red}\n", "unknown filter key"),
         ("../up:\n  x: load_s\n  y: load_s\n", "a view name is lowercase"),
         ("v: [1\n", "not valid YAML"),
+        ("index:\n  x: load_s\n  y: load_s\n", "index: the view name 'index' is taken by the site's Charts page"),
     ],
 )
 def test_bad_view_files_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
