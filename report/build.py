@@ -32,6 +32,7 @@ from report.charts import (
     Template,
     chart_data,
     figure_spec,
+    frame_data,
     model_views,
     reuse_figures,
     static_frames,
@@ -99,6 +100,7 @@ class BuildContext:
     comparison: Comparison | None = None  # --compare BASE: the site's Compare page
     mix: bool = False  # --mix: static images draw every frame (hardware and method) in one picture
     copies: list[tuple[Path, Path]] = field(default_factory=list)  # (rendered, also here) after rendering
+    drawn: dict[Path, list[Result]] = field(default_factory=dict)  # image path -> the results it draws
 
     @property
     def static_template(self) -> Template:
@@ -132,13 +134,21 @@ class BuildContext:
         self.cache.store(key, path.suffix, path)
 
     def add_image(
-        self, figure: Mapping[str, Any], outputs: Mapping[str, Path], size: tuple[int, int] | None = None
+        self,
+        figure: Mapping[str, Any],
+        outputs: Mapping[str, Path],
+        size: tuple[int, int] | None = None,
+        drawn: ChartData | None = None,
     ) -> dict[str, Path]:
         """Queue a figure for the browser (at `size` layout pixels, default 960x540), unless this
         build already queued the same picture (then its path is returned, and copied to the path
-        asked for after rendering) or the cache holds it (then it is placed now). Returns
-        format -> the path that will hold the picture."""
+        asked for after rendering) or the cache holds it (then it is placed now). `drawn`: the
+        cells it draws, named by an export error. Returns format -> the path that will hold
+        the picture."""
         job = ImageJob(figure, outputs, *(size or ()))
+        if drawn is not None:
+            cells = [p.result for p in drawn.points + drawn.context]
+            self.drawn.update({path: cells for path in outputs.values()})
         placed: dict[str, Path] = {}
         render: dict[str, Path] = {}
         for fmt, path in outputs.items():
@@ -385,12 +395,24 @@ def _render(context: BuildContext, tabs: int, antialias: bool) -> tuple[ExportSt
     except BrowserNotFoundError as error:
         return ExportStats(), str(error)
     except ExportError as error:  # name where the image would have gone, not the staging folder
-        raise ExportError(str(error).replace(str(context.staging), str(context.out))) from None
+        raise ExportError(_export_message(context, str(error))) from None
     for job in context.images:
         for fmt, path in job.outputs.items():
             key = context.image_key(job.figure, fmt, job.width, job.height, job.scale)
             context.cache.store(key, f".{fmt}", path)
     return stats, None
+
+
+def _export_message(context: BuildContext, message: str, named: int = 3) -> str:
+    """An export error naming the image under --out (not the staging folder, already gone)
+    and the result files the image draws, so the input behind it can be found."""
+    drawn = next((cells for path, cells in context.drawn.items() if str(path) in message), [])
+    text = message.replace(str(context.staging), str(context.out))
+    files = sorted({str(f) for r in drawn if (f := context.results.source(r)) is not None})
+    if files:
+        more = f" and {len(files) - named} more" if len(files) > named else ""
+        text += f" (the image draws {len(files)} result file{'s' if len(files) != 1 else ''}: {', '.join(files[:named])}{more})"
+    return text
 
 
 def _place_copies(context: BuildContext) -> None:
@@ -448,7 +470,10 @@ def write_charts(context: BuildContext) -> None:
                 places.append(context.path(CHARTS_DIR, HARDWARE_DIR, slugs[frame]))
             for place in places:
                 place.mkdir(parents=True, exist_ok=True)
-                context.add_image(static, {fmt: place / f"{view.name}.{fmt}" for fmt in image_formats})
+                shown = frame_data(data, frame) if frame is not None else data
+                context.add_image(
+                    static, {fmt: place / f"{view.name}.{fmt}" for fmt in image_formats}, drawn=shown
+                )
     _write_model_charts(context, results, charts)
 
 
@@ -480,7 +505,8 @@ def _write_model_charts(context: BuildContext, results: list[Result], charts: Pa
                 static = figure_spec(
                     view, pool, context.static_template, static=True, data=data, frame=frame, **mode
                 )
-                context.add_image(static, {"png": folder / f"{view.name}.png"})
+                shown = frame_data(data, frame) if frame is not None else data
+                context.add_image(static, {"png": folder / f"{view.name}.png"}, drawn=shown)
 
 
 def _model_pool(

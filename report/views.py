@@ -208,7 +208,9 @@ def _parse_view(path: Path, name: str, spec: Any, known: Mapping[str, View]) -> 
     if not isinstance(spec, dict):
         raise ViewError(f"{path}: {name}: expected a mapping of settings, found {type(spec).__name__}")
     if name in RESERVED_VIEW_NAMES:
-        raise ViewError(f"{path}: {name}: the view name {name!r} is taken by the site's Charts page; pick another")
+        raise ViewError(
+            f"{path}: {name}: the view name {name!r} is taken by the site's Charts page; pick another"
+        )
     spec = dict(spec)
     parent_name = spec.pop("extends", None)
     if parent_name is not None:

@@ -169,8 +169,8 @@ def test_a_huge_config_is_summarized_where_it_is_published(good: Path):
 def test_an_export_error_names_the_output_folder_not_the_deleted_staging_one(
     good: Path, tmp_path: Path, monkeypatch
 ):
-    """A render that fails says which image under --out it was drawing; the staging folder it
-    really wrote into is gone by the time the user reads the line."""
+    """A render that fails says which image under --out it was drawing and the result files that
+    image draws; the staging folder it really wrote into is gone by the time the user reads it."""
     import report.build as build_module
     from report.export import ExportError
 
@@ -183,3 +183,4 @@ def test_an_export_error_names_the_output_folder_not_the_deleted_staging_one(
         build_module.build([good], out, steps=["charts"], formats=["png"], cache=False)
     message = str(caught.value)
     assert str(out) in message and ".gpuscape-build-" not in message and "plotly.js failed" in message
+    assert "result file" in message and str(good) in message  # the input behind the image, by path
