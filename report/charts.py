@@ -644,13 +644,23 @@ def _in_frames(trace: dict[str, Any], frames: Sequence[str]) -> dict[str, Any]:
 def context_traces(
     data: ChartData, template: Template, static: bool, split: bool = False
 ) -> list[dict[str, Any]]:
-    """Every other model in one grey trace, under the highlighted one, with its legend entry."""
+    """Every other model in one grey trace, under the highlighted one, with its legend entry.
+    A backdrop of more than MAX_CONTEXT_POINTS cells a frame is thinned to an even sample of
+    them (a 5,000-cell set would make each model page megabytes); the legend says so, and the
+    axes still span every cell."""
     if not data.context:
         return []
     grey = CONTEXT_GREY[template]
     size = marker_size(data.view, len(data.points) + len(data.context), static) * 0.8
-    traces = [legend_entry(data.view, len(data.metrics), "Other models", "context", grey)]
-    for frame, framed in _by_frame(data.context, split):
+    groups = [(frame, thinned(framed)) for frame, framed in _by_frame(data.context, split)]
+    shown = sum(len(framed) for _, framed in groups)
+    label = (
+        "Other models"
+        if shown == len(data.context)
+        else f"Other models ({shown:,} of {len(data.context):,} cells)"
+    )
+    traces = [legend_entry(data.view, len(data.metrics), label, "context", grey)]
+    for frame, framed in groups:
         marker = _marker(data.view, framed, grey, size)
         marker["opacity"] = 0.5
         trace = _scatter(
@@ -658,6 +668,24 @@ def context_traces(
         )
         traces.append(_in_frames(trace, [frame] if frame else []))
     return traces
+
+
+MAX_CONTEXT_POINTS = 400  # grey cells of other models drawn per frame on a model's chart
+
+
+def thinned(points: Sequence[Point], limit: int = MAX_CONTEXT_POINTS) -> list[Point]:
+    """About `limit` points: those holding the least and the most value on each axis (so the
+    backdrop spans what all of them span), then an even sample in display order (deterministic)."""
+    if len(points) <= limit:
+        return list(points)
+    ordered = sorted(points, key=lambda p: p.values)
+    dims = range(len(ordered[0].values))
+    ends = {id(f(ordered, key=lambda p, i=i: p.values[i])): None for i in dims for f in (min, max)}
+    kept = [p for p in ordered if id(p) in ends]
+    step = (len(ordered) - 1) / max(1, limit - len(kept) - 1)
+    sample = {round(i * step) for i in range(limit - len(kept))}
+    kept += [p for n, p in enumerate(ordered) if n in sample and id(p) not in ends]
+    return sorted(kept, key=lambda p: p.values)
 
 
 def symbol_key_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:

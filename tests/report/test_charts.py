@@ -226,7 +226,10 @@ def test_a_users_yaml_adds_views_without_python(tmp_path: Path) -> None:
         ("v:\n  x: load_s\n  y: load_s\n  filter: {colour: red}\n", "unknown filter key"),
         ("../up:\n  x: load_s\n  y: load_s\n", "a view name is lowercase"),
         ("v: [1\n", "not valid YAML"),
-        ("index:\n  x: load_s\n  y: load_s\n", "index: the view name 'index' is taken by the site's Charts page"),
+        (
+            "index:\n  x: load_s\n  y: load_s\n",
+            "index: the view name 'index' is taken by the site's Charts page",
+        ),
     ],
 )
 def test_bad_view_files_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -368,3 +371,30 @@ def test_the_dark_presentation_template_draws_on_the_sites_dark_page() -> None:
     assert layout["scene"]["xaxis"]["backgroundcolor"] == DARK_BACKGROUND
     assert layout["font"]["size"] == 18  # slide sizes, like "presentation"
     assert template_dict("presentation")["layout"]["paper_bgcolor"] != DARK_BACKGROUND
+
+
+def test_a_model_chart_thins_the_grey_backdrop_of_a_large_set() -> None:
+    """On a model's chart the other models' cells are a grey backdrop: past MAX_CONTEXT_POINTS a
+    frame they are an even sample (the legend says how many of how many), so a 5,000-cell set
+    keeps each model page under the site's budget; the axes still span every cell."""
+    from perf.synthetic import synthetic_results
+    from report.charts import MAX_CONTEXT_POINTS, chart_data
+
+    results = synthetic_results(3000, 10, seed=2)
+    name = results[0].model.name
+    view = VIEWS["memory-speed"]
+    spec = figure_spec(view, results, highlight=name)
+    grey = [
+        t for t in spec["data"] if t.get("legendgroup") == "context" and t.get("x") and t["x"][0] is not None
+    ]
+    assert grey and all(len(t["x"]) <= MAX_CONTEXT_POINTS for t in grey)
+    data = chart_data(view, results, highlight=name)
+    assert len(data.context) > sum(len(t["x"]) for t in grey)
+    [entry] = [t for t in spec["data"] if t.get("legendgroup") == "context" and t.get("showlegend")]
+    assert f"of {len(data.context):,} cells" in entry["name"]
+    for axis in ("x", "y"):  # the sample holds the extremes: autoranged axes span every cell
+        drawn = [v for t in grey for v in t[axis]]
+        every = [p.values["xy".index(axis)] for p in data.context]
+        assert min(drawn) == pytest.approx(min(every), rel=1e-3) and max(drawn) == pytest.approx(
+            max(every), rel=1e-3
+        )

@@ -511,7 +511,9 @@ def test_slides_page_with_the_report_charts(mixed):
 
     text = slides_page(mixed)
     # the deck's order: the fit matrix, a landscape panel per hardware with its findings, the views
-    assert text.index('id="slide-fit"') < text.index('id="slide-hardware-1"') < text.index('id="slide-transfer"')
+    assert (
+        text.index('id="slide-fit"') < text.index('id="slide-hardware-1"') < text.index('id="slide-transfer"')
+    )
     for n in (1, 2, 3):  # the CPU, the H100, the A100 estimates: one panel each
         assert f'id="slide-hardware-{n}"' in text
     for view in ("transfer", "scaling", "memory-speed"):
