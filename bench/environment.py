@@ -46,7 +46,9 @@ def cpu_info() -> CPUInfo:
     except OSError:
         pass
     return CPUInfo(
-        model=model or platform.processor() or None, cores=os.cpu_count(), memory_bytes=physical_memory_bytes()
+        model=model or platform.processor() or None,
+        cores=os.cpu_count(),
+        memory_bytes=physical_memory_bytes(),
     )
 
 
