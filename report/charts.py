@@ -779,42 +779,69 @@ def front_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
     return traces
 
 
-def capacity_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
-    """A dotted line at each plotted GPU's usable memory (report.fit's figure), where a 2D view
-    has memory on its x axis: the cells left of it fit that GPU."""
-    if data.view.is_3d or not data.metrics or data.metrics[0].id != "peak_memory":
-        return []
-    points = data.points + data.context
-    ys = [p.values[1] for p in points]
-    if not ys:
-        return []
+def capacities(data: ChartData) -> dict[str, tuple[str, float, list[str]]]:
+    """Where a view has memory on its x axis: each plotted GPU's usable memory (report.fit's
+    figure) in display units, by hardware id: (its name, the value, the frames it shows in)."""
+    if not data.metrics or data.metrics[0].id != "peak_memory":
+        return {}
     usable: dict[str, tuple[str, int]] = {}
     frames: dict[str, set[str]] = {}
-    for point in points:
+    for point in data.points + data.context:
         hw = hardware_of(point.result)
         if hw.kind == "gpu" and hw.usable_memory_bytes is not None:
             usable.setdefault(hw.id, (hw.name, hw.usable_memory_bytes))
             frames.setdefault(hw.id, set()).add(point.frame)
     scale = data.metrics[0].scale
+    return {
+        hw_id: (name, limit * scale, sorted(frames[hw_id])) for hw_id, (name, limit) in sorted(usable.items())
+    }
+
+
+def capacity_traces(data: ChartData, template: Template) -> list[dict[str, Any]]:
+    """Each plotted GPU's usable memory where the view has memory on its x axis: a dotted line
+    in 2D, a translucent plane (with a dotted outline, its legend entry) in 3D; the cells left
+    of it fit that GPU."""
+    points = data.points + data.context
+    if not points:
+        return []
+    unit = data.metrics[0].unit
     traces = []
-    for hw_id, (name, limit) in sorted(usable.items()):
-        x = limit * scale
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "x": [x, x],
-                "y": [min(ys), max(ys)],
-                "name": escape(f"{name}: {x:.3g} {data.metrics[0].unit} usable"),
-                "legendgroup": "capacity",
-                "line": {"color": NOTE_COLOR[template], "width": 1.5, "dash": "dot"},
-                "hovertext": escape(
-                    f"{name}: {x:.3g} {data.metrics[0].unit} usable (memory less the reserve)"
-                ),
-                "hoverinfo": "text",
-                "meta": {"frames": sorted(frames[hw_id])},
-            }
-        )
+    found = capacities(data)
+    for hw_id, (name, x, frames) in found.items():
+        # one GPU (an image of one hardware): the title names it; several: a short name each
+        short = name.removeprefix("NVIDIA ").removeprefix("GeForce ")
+        label = {
+            "name": escape(
+                f"Usable memory: {x:.3g} {unit}" if len(found) == 1 else f"{short}: {x:.3g} {unit} usable"
+            ),
+            "legendgroup": f"capacity:{hw_id}",
+            "hovertext": escape(f"{name}: {x:.3g} {unit} usable (memory less the reserve)"),
+            "hoverinfo": "text",
+            "meta": {"frames": frames},
+        }
+        line = {"color": NOTE_COLOR[template], "width": 1.5 if not data.view.is_3d else 3, "dash": "dot"}
+        ys = [p.values[1] for p in points]
+        if not data.view.is_3d:
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": [x, x],
+                    "y": [min(ys), max(ys)],
+                    "line": line,
+                    **label,
+                }
+            )
+            continue
+        zs = [p.values[2] for p in points]
+        y0, y1, z0, z1 = min(ys), max(ys), min(zs), max(zs)
+        outline = {"type": "scatter3d", "mode": "lines", "x": [x] * 5, "y": [y0, y1, y1, y0, y0],
+                   "z": [z0, z0, z1, z1, z0], "line": line, **label}  # fmt: skip
+        plane = {"type": "mesh3d", "x": [x] * 4, "y": [y0, y1, y1, y0], "z": [z0, z0, z1, z1],
+                 "i": [0, 0], "j": [1, 2], "k": [2, 3], "color": NOTE_COLOR[template], "opacity": 0.12,
+                 "flatshading": True, "showscale": False, "showlegend": False, "hoverinfo": "skip",
+                 "legendgroup": label["legendgroup"], "meta": label["meta"]}  # fmt: skip
+        traces += [plane, outline]
     return traces
 
 
@@ -948,6 +975,8 @@ def _axis_layout(view: View, data: ChartData, index: int, static: bool) -> dict[
         layout["title"]["font"] = {"size": 18 if static else 13}
         layout["tickfont"] = {"size": 16 if static else 11}
         if values:
+            if index == 0:  # a GPU's capacity plane stands inside the box
+                values = values + [x for _, x, _ in capacities(data).values() if x > 0]
             _scene_axis_ticks(layout, values, log, corner=index == 2)
     else:
         layout["automargin"] = True

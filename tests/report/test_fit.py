@@ -328,9 +328,9 @@ def test_memory_charts_draw_each_gpus_usable_memory_and_its_own_pareto_front(est
 
     results = list(load_results([estimates]))
     spec = figure_spec(VIEWS["memory-speed"], results)
-    lines = {t["name"]: t["x"] for t in spec["data"] if t.get("legendgroup") == "capacity"}
-    assert lines["NVIDIA GeForce RTX 4090 24GB: 23 GiB usable"] == [23.0, 23.0]  # display names, never ids
-    assert lines["NVIDIA H100 SXM5 80GB: 79 GiB usable"] == [79.0, 79.0]
+    lines = {t["name"]: t["x"] for t in spec["data"] if t.get("legendgroup", "").startswith("capacity:")}
+    assert lines["RTX 4090 24GB: 23 GiB usable"] == [23.0, 23.0]  # display names (short), never ids
+    assert lines["H100 SXM5 80GB: 79 GiB usable"] == [79.0, 79.0]
     assert spec["layout"]["xaxis"]["title"]["text"].startswith("GPU memory (GiB)")
     # a Pareto front per hardware: the RTX 4090's holds only cells that fit its 23 GiB
     fronts = {t["name"]: (t["x"], t["y"]) for t in spec["data"] if t.get("legendgroup") == "front"}
@@ -343,8 +343,20 @@ def test_memory_charts_draw_each_gpus_usable_memory_and_its_own_pareto_front(est
     # an estimate's hover gives the bound (the plotted speed) and the expected figure beside it
     hovers = [text for t in spec["data"] for text in (t.get("text") or []) if "Llama 3 8B" in text]
     assert hovers and all("roofline upper bound" in h and "x 17% efficiency" in h for h in hovers)
-    landscape = figure_spec(VIEWS["landscape"], results)  # 3D: no line
-    assert not [t for t in landscape["data"] if t.get("legendgroup") == "capacity"]
+    # 3D: a translucent plane at each GPU's usable memory, its dotted outline the legend entry,
+    # inside the scene's memory range
+    landscape = figure_spec(VIEWS["landscape"], results)
+    planes = [t for t in landscape["data"] if t["type"] == "mesh3d"]
+    outlines = {
+        t["name"]: t["x"]
+        for t in landscape["data"]
+        if t.get("legendgroup", "").startswith("capacity:") and t["type"] == "scatter3d"
+    }
+    assert {t["x"][0] for t in planes} == {23.0, 79.0} and outlines[
+        "H100 SXM5 80GB: 79 GiB usable"
+    ] == [79.0] * 5
+    low, high = landscape["layout"]["scene"]["xaxis"]["range"]
+    assert low < 23.0 and high > 79.0
 
 
 def test_a_model_only_estimated_is_not_said_to_be_measured(estimates):
