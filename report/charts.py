@@ -592,14 +592,20 @@ def model_traces(data: ChartData, level: str, static: bool, split: bool = False)
         entry = group if level == "family" else point.result.model.name
         by_group.setdefault(group, {}).setdefault(entry, []).append(point)
     traces = []
+    titled: set[tuple[str, str]] = set()  # (frame, family) whose title an entry carries already
     for group in sorted(by_group, key=str.casefold):
         entries = by_group[group]
-        for i, entry in enumerate(sorted(entries, key=str.casefold)):
+        for entry in sorted(entries, key=str.casefold):
             points = entries[entry]
             color = point_color(view, points[0].result, level)
             legend_group = f"{level}:{entry}"
-            title = f"<b>{escape(_short(group, static))}</b>" if level == "model" and i == 0 else None
-            traces.append(legend_entry(view, dims, escape(_short(entry, static)), legend_group, color, title))
+            # split: an entry per frame it shows in, so a frame's legend lists its own models only
+            for frame, _ in _by_frame(points, split):
+                first = (frame, group) not in titled
+                titled.add((frame, group))
+                title = f"<b>{escape(_short(group, static))}</b>" if level == "model" and first else None
+                item = legend_entry(view, dims, escape(_short(entry, static)), legend_group, color, title)
+                traces.append(_in_frames(item, [frame] if frame else []))
             for frame, framed in _by_frame(points, split):
                 # another tool's figures get their own trace: a heavy outline, keyed in the symbol legend
                 imported = [p for p in framed if p.result.method == "imported"]
@@ -912,7 +918,7 @@ SCENE_PAD = 0.04  # a 3D axis's range reaches this fraction of its span past the
 FRAME_ASPECT = {"x": 1.7, "y": 1.0, "z": 0.95}
 # A site's chart is about square where a static image is 16:9; at the same camera the wide box
 # would be cut at the sides, so an interactive scene's camera stands this much further back.
-SITE_STEP_BACK = 1.2
+SITE_STEP_BACK = 1.08
 CORNER_CLEAR = 0.1  # no label on the first tenth of a 3D axis that meets another's labels there
 
 
@@ -1177,7 +1183,7 @@ def _figure_spec(
     traces += symbol_key_traces(data, template)
     layout = figure_layout(data, template, static, subject)
     if split:
-        frame_selector(traces, layout, data.frames, mix=mix)
+        frame_selector(traces, layout, data.frames, mix=mix, axes=frame_axes(data, static))
     else:
         for trace in traces:
             trace.pop("meta", None)
@@ -1187,11 +1193,34 @@ def _figure_spec(
 ALL_FRAMES = "all, mixed"
 
 
+def frame_axes(data: ChartData, static: bool) -> dict[str, dict[str, Any]]:
+    """Per choice of the frame selector (each frame, and all mixed), the axes fitted to its
+    cells, as layout updates: a CPU's cells are not drawn in a corner of an 80 GiB GPU's range,
+    and each frame's memory axis names its device's memory."""
+    if len(data.frames) < 2:
+        return {}
+    view = data.view
+    names = [f"scene.{a}axis" for a in "xyz"] if view.is_3d else ["xaxis", "yaxis"]
+
+    def fitted(part: ChartData) -> dict[str, Any]:
+        return {name: _axis_layout(view, part, i, static) for i, name in enumerate(names)}
+
+    choices = {frame: fitted(frame_data(data, frame)) for frame in data.frames}
+    choices[ALL_FRAMES] = fitted(data)
+    return choices
+
+
 def frame_selector(
-    traces: list[dict[str, Any]], layout: dict[str, Any], frames: Sequence[str], *, mix: bool = False
+    traces: list[dict[str, Any]],
+    layout: dict[str, Any],
+    frames: Sequence[str],
+    *,
+    mix: bool = False,
+    axes: Mapping[str, dict[str, Any]] | None = None,
 ) -> None:
     """Where cells of several frames (hardware and method) are plotted, show the first frame
-    (every frame mixed under `mix`) and add a dropdown that shows another one, or all mixed."""
+    (every frame mixed under `mix`) and add a dropdown that shows another one, or all mixed;
+    `axes` gives each choice its axes (ranges, ticks and titles fitted to its cells)."""
     if len(frames) < 2:
         for trace in traces:
             trace.pop("meta", None)
@@ -1204,10 +1233,18 @@ def frame_selector(
     start = len(frames) if mix else 0
     for trace, shown in zip(traces, visible(choices[start]), strict=True):
         trace["visible"] = shown
+    axes = axes or {}
     buttons = [
-        {"label": escape(frame), "method": "restyle", "args": [{"visible": visible(frame)}]}
+        {
+            "label": escape(frame),
+            "method": "update",
+            "args": [{"visible": visible(frame)}, axes.get(frame, {})],
+        }
         for frame in choices
     ]
+    for key, value in axes.get(choices[start], {}).items():  # "scene.xaxis" -> layout["scene"]["xaxis"]
+        owner, _, name = key.rpartition(".")
+        (layout.setdefault(owner, {}) if owner else layout)[name] = value
     layout["updatemenus"] = [
         {"type": "dropdown", "buttons": buttons, "active": start, "x": 0.0, "xanchor": "left", "y": 1.0,
          "yanchor": "bottom", "showactive": True, "pad": {"b": 4}}

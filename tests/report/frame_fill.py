@@ -35,13 +35,18 @@ class Fill:
 
 
 def frame_of(layout: dict[str, Any], svg: str, scale: float = SCALE) -> tuple[int, int, int, int]:
-    """The frame a static figure's scene may use, in PNG pixels: from the left edge to where the
+    """The frame a figure's scene may use, in PNG pixels: from the left edge to where the
     browser put the entry legend (read from the SVG snapshot: plotly moves a legend that does not
-    fit), from the top margin (under the title and key) to the bottom margin."""
+    fit), from the top margin (under the title and key; under the hardware selector where the
+    chart has one, which hangs just over the plot area) to the bottom margin."""
     margin = layout["margin"]
     found = re.search(r'<g class="legend"[^>]*transform="translate\(([-\d.]+),', svg)
     right = float(found.group(1)) if found else WIDTH - margin["r"]
-    top, bottom = round(margin["t"] * scale), round((HEIGHT - margin["b"]) * scale)
+    height = layout.get("height", HEIGHT)
+    top, bottom = (
+        round((margin["t"] + (8 if layout.get("updatemenus") else 0)) * scale),
+        round((height - margin["b"]) * scale),
+    )
     return (round(margin["l"] * scale), top, round(right * scale), bottom)
 
 

@@ -352,9 +352,9 @@ def test_memory_charts_draw_each_gpus_usable_memory_and_its_own_pareto_front(est
         for t in landscape["data"]
         if t.get("legendgroup", "").startswith("capacity:") and t["type"] == "scatter3d"
     }
-    assert {t["x"][0] for t in planes} == {23.0, 79.0} and outlines[
-        "H100 SXM5 80GB: 79 GiB usable"
-    ] == [79.0] * 5
+    assert {t["x"][0] for t in planes} == {23.0, 79.0} and outlines["H100 SXM5 80GB: 79 GiB usable"] == [
+        79.0
+    ] * 5
     low, high = landscape["layout"]["scene"]["xaxis"]["range"]
     assert low < 23.0 and high > 79.0
 

@@ -62,3 +62,30 @@ def test_every_static_3d_scene_fills_its_frame(tmp_path: Path) -> None:
         if fill.width_ratio < MIN_FILL or fill.height_ratio < MIN_FILL or cut:
             failures.append((name, view, round(fill.width_ratio, 2), round(fill.height_ratio, 2), cut))
     assert not failures, failures
+
+
+@pytest.mark.skipif(find_browser() is None, reason="no Chromium (apt-get install chromium)")
+def test_the_sites_3d_charts_fill_their_frame(tmp_path: Path) -> None:
+    """The interactive charts of the site (960 wide, their own height, the camera stepped back
+    a little so a turn stays inside): the scene takes at least 80 % of the width left of the
+    legend and of the height under the title, key and hardware selector."""
+    jobs, cases = [], []
+    for name in ("mixed", "50 models"):
+        results, _ = _sets()[name]
+        for view in VIEWS.values():
+            spec = figure_spec(view, results, "light")
+            if "scene" not in spec["layout"]:
+                continue
+            stem = tmp_path / f"site-{name.replace(' ', '-')}-{view.name}"
+            outputs = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg")}
+            jobs.append(ImageJob(spec, outputs, 960, spec["layout"]["height"]))
+            cases.append((name, view.name, spec, outputs))
+    assert len(cases) >= 6 and any("updatemenus" in spec["layout"] for _, _, spec, _ in cases)
+    export_images(jobs)
+    failures = []
+    for name, view, spec, outputs in cases:
+        fill = scene_fill(outputs["png"].read_bytes(), outputs["svg"].read_text(), spec["layout"])
+        print(f"site {name:9s} {view:22s} width {fill.width_ratio:.2f} height {fill.height_ratio:.2f}")
+        if fill.width_ratio < MIN_FILL or fill.height_ratio < MIN_FILL:
+            failures.append((name, view, round(fill.width_ratio, 2), round(fill.height_ratio, 2)))
+    assert not failures, failures
