@@ -571,9 +571,8 @@ def legend_entry(
         **_empty(dims),
         "name": name,
         "legendgroup": group,
-        "marker": {"color": color, "symbol": "circle", "size": 10},
-        "hoverinfo": "skip",
-        "showlegend": True,
+        "marker": {"color": color, "size": 10},  # circle: plotly's default symbol
+        "showlegend": True,  # no data: nothing to hover
     }
     if title is not None:
         trace["legendgrouptitle"] = {"text": title}
@@ -1202,8 +1201,16 @@ def frame_axes(data: ChartData, static: bool) -> dict[str, dict[str, Any]]:
     view = data.view
     names = [f"scene.{a}axis" for a in "xyz"] if view.is_3d else ["xaxis", "yaxis"]
 
-    def fitted(part: ChartData) -> dict[str, Any]:
-        return {name: _axis_layout(view, part, i, static) for i, name in enumerate(names)}
+    def fitted(part: ChartData) -> dict[str, Any]:  # what differs between frames: range, ticks, title
+        update: dict[str, Any] = {}
+        for i, name in enumerate(names):
+            axis = _axis_layout(view, part, i, static)
+            update[f"{name}.title.text"] = axis["title"]["text"]
+            for key in ("range", "tickvals", "ticktext"):
+                update[f"{name}.{key}"] = axis.get(key)  # None: plotly's own (autorange, auto ticks)
+            if "range" not in axis:
+                update[f"{name}.autorange"] = True
+        return update
 
     choices = {frame: fitted(frame_data(data, frame)) for frame in data.frames}
     choices[ALL_FRAMES] = fitted(data)
@@ -1231,8 +1238,6 @@ def frame_selector(
 
     choices = [*frames, ALL_FRAMES]
     start = len(frames) if mix else 0
-    for trace, shown in zip(traces, visible(choices[start]), strict=True):
-        trace["visible"] = shown
     axes = axes or {}
     buttons = [
         {
@@ -1242,9 +1247,19 @@ def frame_selector(
         }
         for frame in choices
     ]
-    for key, value in axes.get(choices[start], {}).items():  # "scene.xaxis" -> layout["scene"]["xaxis"]
-        owner, _, name = key.rpartition(".")
-        (layout.setdefault(owner, {}) if owner else layout)[name] = value
+    for trace, shown in zip(traces, visible(choices[start]), strict=True):
+        trace.pop("meta", None)  # the buttons hold each frame's visibility: no need to ship it
+        if not shown:
+            trace["visible"] = False
+    for key, value in axes.get(choices[start], {}).items():  # "scene.xaxis.range" -> layout[...][...][...]
+        *owners, name = key.split(".")
+        target = layout
+        for owner in owners:
+            target = target.setdefault(owner, {})
+        if value is None:
+            target.pop(name, None)
+        else:
+            target[name] = value
     layout["updatemenus"] = [
         {"type": "dropdown", "buttons": buttons, "active": start, "x": 0.0, "xanchor": "left", "y": 1.0,
          "yanchor": "bottom", "showactive": True, "pad": {"b": 4}}

@@ -117,7 +117,19 @@ def test_memory_is_named_by_device_and_axes_come_from_the_registry() -> None:
     title = lambda rs: figure_spec(VIEWS["landscape"], rs)["layout"]["scene"]["xaxis"]["title"]["text"]  # noqa: E731
     assert title(cpu) == "Peak RSS (GiB)"
     assert title(gpu) == "GPU memory (GiB)"
-    assert title(cpu + gpu) == "GPU memory / Peak RSS (GiB)"
+    # both: the chart opens on one frame, its axis named for that frame's device; "all, mixed"
+    # (the selector's last choice, or a static image of every frame under --mix) names both
+    assert title(cpu + gpu) == "GPU memory (GiB)"
+    menu = figure_spec(VIEWS["landscape"], cpu + gpu)["layout"]["updatemenus"][0]["buttons"]
+    assert menu[-1]["args"][1]["scene.xaxis.title.text"] == "GPU memory / Peak RSS (GiB)"
+    assert {b["args"][1]["scene.xaxis.title.text"] for b in menu[:-1]} == {
+        "GPU memory (GiB)",
+        "Peak RSS (GiB)",
+    }
+    mixed = figure_spec(VIEWS["landscape"], cpu + gpu, static=True)["layout"]["scene"]["xaxis"]["title"][
+        "text"
+    ]
+    assert mixed == "GPU memory / Peak RSS (GiB)"
     scene = figure_spec(VIEWS["landscape"], gpu)["layout"]["scene"]
     assert scene["yaxis"]["type"] == "log" and scene["zaxis"]["type"] == "log"
     assert scene["xaxis"]["type"] == "linear"  # the registry's peak_memory is linear

@@ -368,7 +368,7 @@ def test_a_model_only_estimated_is_not_said_to_be_measured(estimates):
 
 
 def test_measured_and_estimated_cells_never_share_a_frame_by_default():
-    from report.charts import ALL_FRAMES, figure_spec
+    from report.charts import ALL_FRAMES, chart_data, figure_spec, frame_data
     from report.views import VIEWS
     from tests.report.chart_fixtures import small_set
 
@@ -379,20 +379,24 @@ def test_measured_and_estimated_cells_never_share_a_frame_by_default():
         labels = [b["label"] for b in menu["buttons"]]
         assert labels[-1] == ALL_FRAMES and "NVIDIA GeForce RTX 4090 24GB (estimated)" in labels
         assert len(labels) >= 3
-        shown = [
-            t
-            for t in spec["data"]
-            if t.get("visible", True) and t.get("mode") == "markers" and t["x"][0] is not None
-        ]
-        frames = {f for t in shown for f in t["meta"]["frames"]}
-        assert len(frames) == 1 and frames == {labels[0]}, frames  # the first frame alone
+        data = chart_data(VIEWS[view], results)
+
+        def cells(visible: list[bool], traces: list = spec["data"]) -> int:  # plotted cells shown
+            return sum(
+                len(t["x"])
+                for t, v in zip(traces, visible, strict=True)
+                if v
+                and t.get("mode") == "markers"
+                and t["x"][0] is not None
+                and t.get("legendgroup") != "key"
+            )
+
+        opened = [t.get("visible", True) for t in spec["data"]]
+        assert cells(opened) == len(frame_data(data, labels[0]).points) > 0  # the first frame alone
         for button in menu["buttons"][:-1]:  # each frame's button shows that frame's cells only
-            visible = [
-                t
-                for t, v in zip(spec["data"], button["args"][0]["visible"], strict=True)
-                if v and "meta" in t
-            ]
-            assert {f for t in visible for f in t["meta"]["frames"]} == {button["label"]}
+            assert cells(button["args"][0]["visible"]) == len(frame_data(data, button["label"]).points)
+        assert cells(menu["buttons"][-1]["args"][0]["visible"]) == len(data.points)
+        assert not any("meta" in t for t in spec["data"])  # frame bookkeeping stays in Python
         assert all(menu["buttons"][-1]["args"][0]["visible"])
     static = figure_spec(VIEWS["landscape"], results, static=True)  # pictures draw every frame
     assert "updatemenus" not in static["layout"] and all(t.get("visible", True) for t in static["data"])
