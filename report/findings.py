@@ -60,12 +60,9 @@ class HardwareFindings:
     estimated: bool = False  # estimates, not measurements
 
     def headlines(self, limit: int = 2) -> list[tuple[str, str]]:
-        """(lead, line) for the first `limit` findings, estimated ones labelled: a slide's strip."""
-        lead = "Estimated " if self.estimated else ""
-        return [
-            (f"{lead}{f.title.lower() if lead else f.title}: ", f.line(short=True))
-            for f in self.findings[:limit]
-        ]
+        """(lead, line) for the first `limit` findings: a slide's strip, under a title that names
+        the hardware and says "(estimated)" where these are estimates."""
+        return [(f"{f.title}: ", f.line(short=True)) for f in self.findings[:limit]]
 
     @property
     def cells_text(self) -> str:

@@ -519,7 +519,8 @@ def test_slides_page_with_the_report_charts(mixed):
     for view in ("transfer", "scaling", "memory-speed"):
         assert f'id="slide-{view}"' in text
     assert 'id="slide-landscape"' not in text  # the panels are the landscape, hardware by hardware
-    assert "<h2>NVIDIA A100 SXM4 80GB (estimated)</h2>" in text and "Estimated fastest decode: " in text
+    panel = text[text.index("<h2>NVIDIA A100 SXM4 80GB (estimated)</h2>") :]
+    assert "Fastest decode: " in panel[: panel.index("</section>")]  # the title says "estimated"
     assert "<script>alert" not in text and "cdn." not in text.lower()
     assert text.count('class="gs-slide"') == 6
 
