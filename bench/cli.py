@@ -184,10 +184,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if refused:  # recorded as skipped, with the reason; never overwrites a measured result
         commit = git_commit()
         try:
-            for cell, line in refused:
-                path_ = store.result_path(Path(args.out), cell)
-                if store.existing_result(path_, cell) is None:
-                    store.save(path_, methods.skipped_result(cell, line, commit).to_json())
+            with store.folder_lock(Path(args.out)):  # as the sweep: no write beside another sweep's
+                for cell, line in refused:
+                    path_ = store.result_path(Path(args.out), cell)
+                    if store.existing_result(path_, cell) is None:
+                        store.save(path_, methods.skipped_result(cell, line, commit).to_json())
+        except store.FolderLocked as exc:
+            console.print(f"[red]locked:[/] {markup_safe(exc)}", highlight=False)
+            return EXIT_LOCKED
         except OSError as exc:
             return _storage_error(console, exc)
         p.cells = [c for c in p.cells if c.id not in {cell.id for cell, _ in refused}]

@@ -91,6 +91,14 @@ def test_an_uninstalled_method_is_refused_in_one_line_or_skipped(write_suite, tm
     assert len(out) == 1 and out[0].startswith("unavailable: cell ")
     assert "quantization nf4 needs bitsandbytes, which is not installed: pip install" in out[0]
     assert main(["run", str(path), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    # while another sweep holds the folder, nothing is written there, skipped cells included
+    from bench.store import folder_lock
+
+    with folder_lock(tmp_path / "r"):
+        assert (
+            main(["run", str(path), "--out", str(tmp_path / "r"), "--no-progress", "--skip-unavailable"]) == 3
+        )
+    assert not list((tmp_path / "r").rglob("*.json"))
     # --skip-unavailable records the cell as skipped, with the same reason
     assert main(["run", str(path), "--out", str(tmp_path / "r"), "--no-progress", "--skip-unavailable"]) == 0
     files = list((tmp_path / "r" / "t").glob("*.json"))
