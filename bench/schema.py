@@ -269,16 +269,17 @@ class Protocol(_Model):
 class Source(_Model):
     """Where an imported result came from: the tool, its version, the file and the record in it."""
 
-    tool: str = Field(min_length=1)  # "optimum-benchmark", "vllm", "llama-bench", "guidellm"
-    version: str | None = None  # as the file records it; null where the file has none
-    file: str = Field(min_length=1)  # the file's name as given to `report import`
+    # Shown on pages and in the terminal like any name: no control or bidi characters.
+    tool: Name = Field(min_length=1)  # "optimum-benchmark", "vllm", "llama-bench", "guidellm"
+    version: Name | None = None  # as the file records it; null where the file has none
+    file: Name = Field(min_length=1)  # the file's name as given to `report import`
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of the whole file
-    records: list[int] = Field(min_length=1)  # index of each record of the file this result holds
-    kind: str | None = None  # the tool's own name for the measurement ("latency", "serve", "tg")
+    records: list[Annotated[int, Field(ge=0, lt=MAX_COUNT)]] = Field(min_length=1)  # the file's records here
+    kind: Name | None = None  # the tool's own name for the measurement ("latency", "serve", "tg")
     # The tool's own figures that have no field of the same definition here, by the tool's name.
-    reported: dict[str, float] = Field(default_factory=dict)
+    reported: dict[Name, float] = Field(default_factory=dict)
     # Why a field is null, or how it was obtained from the tool's figures, by dotted field path.
-    notes: dict[str, str] = Field(default_factory=dict)
+    notes: dict[Name, Name] = Field(default_factory=dict)
 
 
 class Result(_Model):

@@ -338,10 +338,24 @@ def test_imported_points_have_their_own_marker_and_name_the_tool():
 
     results = imported("optimum-benchmark", FIXTURES / "optimum-benchmark" / "0.6.0")
     spec = figure_spec(load_views()["memory-speed"], results)
-    data = [t for t in spec["data"] if t.get("hoverinfo") != "skip"]
+    data = [t for t in spec["data"] if t.get("mode") == "markers" and (t.get("x") or [None])[0] is not None]
     assert data, "no data trace drawn for imported results"
     for trace in data:
         assert trace["marker"]["line"]["color"] == IMPORTED_OUTLINE
         assert all("imported from optimum-benchmark 0.6.0" in text for text in trace["text"])
     keys = [t["name"] for t in spec["data"] if t.get("legend") == "legend2"]
     assert "imported (optimum-benchmark)" in keys
+
+
+def test_a_bidi_control_in_a_tools_version_is_refused_in_one_line(tmp_path, capsys):
+    """The source block's tool, version, file and kind are names like any other: a file whose
+    build commit holds U+202E (which would show 'abcexe.png' on pages) is refused, naming it."""
+    data = json.loads((FIXTURES / "llama-bench" / "bench.json").read_text())
+    (data[0] if isinstance(data, list) else data)["build_commit"] = "abc\u202egnp.exe"
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(data))
+    code, _, err = run_cli(capsys, "llama-bench", str(path), "--out", str(tmp_path / "out"))
+    assert code == 2
+    err = err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and "version" in err[0] and "U+202E" in err[0]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.json"))
