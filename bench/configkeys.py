@@ -71,3 +71,33 @@ def dtype_bytes(dtype: str) -> float:
         return DTYPE_BYTES[dtype.removeprefix("torch.")]
     except KeyError:
         raise KeyError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPE_BYTES)}") from None
+
+
+# A transformers `model_type` (or a GGUF architecture, llama-bench's "arch") -> the family name
+# the suites use, so imported results sit under the same legend family as measured ones.
+MODEL_TYPE_FAMILIES = {
+    "llama": "Llama",
+    "mistral": "Mistral",
+    "mixtral": "Mistral",
+    "gemma": "Gemma",
+    "gemma2": "Gemma",
+    "gemma3": "Gemma",
+    "gemma3_text": "Gemma",
+    "qwen2": "Qwen",
+    "qwen2_moe": "Qwen",
+    "qwen3": "Qwen",
+    "qwen3_moe": "Qwen",
+    "gpt2": "OpenAI GPT",
+    "gpt_oss": "OpenAI GPT",
+    "deepseek_v2": "DeepSeek",
+    "deepseek_v3": "DeepSeek",
+    "deepseek2": "DeepSeek",
+    "phi": "Phi",
+    "phi3": "Phi",
+    "falcon": "Falcon",
+}
+
+
+def family_name(model_type: str) -> str:
+    """The suites' family name for a model type ('gpt2' -> 'OpenAI GPT'); others as given."""
+    return MODEL_TYPE_FAMILIES.get(model_type.strip().lower(), model_type)

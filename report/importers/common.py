@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench import __version__
+from bench.configkeys import family_name
 from bench.schema import (
     CPUInfo,
     Environment,
@@ -270,7 +271,7 @@ def to_result(tool: str, source: SourceFile, draft: Draft, suite: str) -> Result
     config, config_from = read_config(draft.model_path or draft.model)
     name = model_display_name(draft.model)
     model_type = config.get("model_type") if isinstance(config.get("model_type"), str) else None
-    family = draft.family or model_type or tool
+    family = family_name(draft.family or model_type or tool)  # 'gpt2' -> 'OpenAI GPT', as the suites say
     setting = dict(draft.setting)
     setting.setdefault("device", "unknown")
     setting.setdefault("dtype", "unknown")
