@@ -38,6 +38,9 @@ TEMPLATES: tuple[Template, ...] = ("light", "dark", "presentation", "presentatio
 # Rows a static 960x540 legend holds at the presentation font before it would overflow (a 2D
 # legend sits lower, beside the plot area, so it holds fewer).
 STATIC_LEGEND_ROWS = {True: 13, False: 11}  # by view.is_3d
+# ...and at the compact font (COMPACT_LEGEND_PX), before a static legend falls back to families
+COMPACT_LEGEND_ROWS = {True: 22, False: 18}
+LEGEND_PX, COMPACT_LEGEND_PX = 16, 11
 HTML_LEGEND_MODELS = 60  # interactive legends scroll, but past this a family legend reads better
 STATIC_HEIGHT = 540  # report.export's layout height; the key's place is worked out in pixels
 MAX_TITLE_CHARS = 70  # a model name longer than this is cut in a chart title (never in hover)
@@ -477,19 +480,42 @@ def note_text(data: ChartData) -> str:
 # --------------------------------------------------------------------------- traces
 
 
+def legend_rows(data: ChartData, titles: bool = True) -> int:
+    """Rows a per-model legend takes: the models, their family titles (`titles`), and the extra
+    entries (other models grey, the Pareto front, each GPU's capacity)."""
+    view = data.view
+    groups = len({category_value(p.result, "family") for p in data.points}) if titles else 0
+    gpus = {
+        hardware_of(p.result).id for p in data.points + data.context if hardware_of(p.result).kind == "gpu"
+    }
+    capacity = len(gpus) if data.metrics and data.metrics[0].id == "peak_memory" else 0
+    return len(data.models) + groups + int(bool(data.context)) + int(view.pareto) + capacity
+
+
+def compact_legend(data: ChartData, static: bool) -> bool:
+    """A static per-model legend too long for the usual font: drawn at COMPACT_LEGEND_PX without
+    family titles (the hue says the family, and a model's name mostly does too)."""
+    is_3d = data.view.is_3d
+    return (
+        static
+        and legend_rows(data) > STATIC_LEGEND_ROWS[is_3d]
+        and legend_rows(data, titles=False) <= COMPACT_LEGEND_ROWS[is_3d]
+    )
+
+
 def legend_level(data: ChartData, static: bool) -> Literal["model", "family"]:
-    """One entry per model where it fits, else one per colour group (model names stay in hover)."""
+    """One entry per model where it fits (in a static image, past STATIC_LEGEND_ROWS rows, at a
+    smaller font without family titles: compact_legend), else one per colour group (model names
+    stay in hover)."""
     view = data.view
     if view.color not in ("family", "model"):
         return "family"
     if view.legend != "auto":
         return view.legend
-    models = len(data.models)
-    groups = len({category_value(p.result, "family") for p in data.points})
     if static:
-        extra = int(bool(data.context)) + int(view.pareto)
-        return "model" if models + groups + extra <= STATIC_LEGEND_ROWS[view.is_3d] else "family"
-    return "model" if models <= HTML_LEGEND_MODELS else "family"
+        fits = legend_rows(data) <= STATIC_LEGEND_ROWS[view.is_3d] or compact_legend(data, static)
+        return "model" if fits else "family"
+    return "model" if len(data.models) <= HTML_LEGEND_MODELS else "family"
 
 
 def marker_size(view: View, count: int, static: bool) -> float:
@@ -579,7 +605,9 @@ def legend_entry(
     return trace
 
 
-def model_traces(data: ChartData, level: str, static: bool, split: bool = False) -> list[dict[str, Any]]:
+def model_traces(
+    data: ChartData, level: str, static: bool, split: bool = False, titles: bool = True
+) -> list[dict[str, Any]]:
     """The coloured traces: per model under a family title, or per colour group; each with its
     legend entry, sharing a legend group so a click shows or hides the model (or family)."""
     view = data.view
@@ -602,7 +630,11 @@ def model_traces(data: ChartData, level: str, static: bool, split: bool = False)
             for frame, _ in _by_frame(points, split):
                 first = (frame, group) not in titled
                 titled.add((frame, group))
-                title = f"<b>{escape(_short(group, static))}</b>" if level == "model" and first else None
+                title = (
+                    f"<b>{escape(_short(group, static))}</b>"
+                    if level == "model" and first and titles
+                    else None
+                )
                 item = legend_entry(view, dims, escape(_short(entry, static)), legend_group, color, title)
                 traces.append(_in_frames(item, [frame] if frame else []))
             for frame, framed in _by_frame(points, split):
@@ -1013,9 +1045,12 @@ def _stepped_back(camera: dict[str, Any], factor: float) -> dict[str, Any]:
     return {**camera, "eye": moved}
 
 
-def _legends(view: View, static: bool, key_top: float, height: float) -> dict[str, Any]:
-    """The entry legend at the right (outside a 2D plot, beside a 3D scene) and the symbol key
-    as one row under the title, `key_top` pixels from the top."""
+def _legends(
+    view: View, static: bool, key_top: float, height: float, compact: bool = False
+) -> dict[str, Any]:
+    """The entry legend at the right (outside a 2D plot, beside a 3D scene; `compact`: a smaller
+    font for a long static one) and the symbol key as one row under the title, `key_top` pixels
+    from the top."""
     main = {
         "groupclick": "togglegroup",
         "itemsizing": "constant",
@@ -1026,7 +1061,10 @@ def _legends(view: View, static: bool, key_top: float, height: float) -> dict[st
         "x": (0.75 if static else 0.79) if view.is_3d else 1.02,
     }
     if static:  # a size under the template's 18 px: a long name's entry fits right of the scene
-        main["font"] = main["grouptitlefont"] = {"size": 16}
+        size = COMPACT_LEGEND_PX if compact else LEGEND_PX
+        main["font"] = main["grouptitlefont"] = {"size": size}
+        if compact:
+            main["tracegroupgap"] = 0
     key = {
         "orientation": "h",
         "yref": "container",  # right under the title, however tall the plot's margins are
@@ -1094,7 +1132,7 @@ def figure_layout(data: ChartData, template: Template, static: bool, subject: st
     layout: dict[str, Any] = {
         "template": template_dict(template),
         "title": _title(view, subject, static),
-        **_legends(view, static, key_top, height),
+        **_legends(view, static, key_top, height, compact_legend(data, static)),
         "margin": {"l": 10 if view.is_3d else 20, "r": 10, "t": top, "b": 10 + note_px},
         "hoverlabel": {"align": "left"},
         "showlegend": True,
@@ -1176,7 +1214,8 @@ def _figure_spec(
     data = flat_data(data) or data
     level = legend_level(data, static)
     subject = highlight or only
-    traces = context_traces(data, template, static, split) + model_traces(data, level, static, split)
+    titles = not compact_legend(data, static)
+    traces = context_traces(data, template, static, split) + model_traces(data, level, static, split, titles)
     traces += front_traces(data, template)
     traces += capacity_traces(data, template)
     traces += symbol_key_traces(data, template)

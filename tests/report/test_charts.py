@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -410,3 +411,25 @@ def test_a_model_chart_thins_the_grey_backdrop_of_a_large_set() -> None:
         assert min(drawn) == pytest.approx(min(every), rel=1e-3) and max(drawn) == pytest.approx(
             max(every), rel=1e-3
         )
+
+
+def test_a_static_legend_of_twenty_models_stays_per_model_at_a_compact_size() -> None:
+    """Past the usual rows a static 3D image's legend keeps one entry per model (no scrolling
+    in a picture) at COMPACT_LEGEND_PX without family titles, up to COMPACT_LEGEND_ROWS; beyond,
+    one entry per family (each model's shade still tells it apart in hover)."""
+    from perf.synthetic import synthetic_results
+    from report.charts import COMPACT_LEGEND_PX, COMPACT_LEGEND_ROWS, chart_data, frame_data
+
+    def legend(n_models: int) -> tuple[list[str], dict, Any]:  # the frame with the most models
+        results = synthetic_results(40 * n_models, n_models, seed=5)
+        data = chart_data(VIEWS["landscape"], results)
+        frame = max(data.frames, key=lambda f: len(frame_data(data, f).models))
+        spec = figure_spec(VIEWS["landscape"], results, "presentation", static=True, data=data, frame=frame)
+        names = [t["name"] for t in spec["data"] if t.get("showlegend") and t.get("legend") != "legend2"]
+        return names, spec["layout"]["legend"], frame_data(data, frame)
+
+    names, layout, data = legend(18)
+    assert len(data.models) > 13 and len(names) == len(data.models)  # every model, by name
+    assert layout["font"]["size"] == COMPACT_LEGEND_PX
+    names, layout, data = legend(40)
+    assert len(data.models) > COMPACT_LEGEND_ROWS[True] and len(names) < len(data.models)  # families
