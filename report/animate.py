@@ -295,9 +295,9 @@ def animate_figure(
 
 def turn_figure(fig: Any) -> dict[str, Any]:
     """The figure to turn (a dict): the horizontal axes without their titles, their unit (the
-    title's "(GB)") written into their tick labels instead ("20 GB"). Turning about the vertical
-    axis, the vertical axis's title stands at the front corner and each horizontal axis's title
-    runs through it while that axis points at the camera. (Changing titles frame by frame
+    title's "(GB)") written into their tick labels instead ("20 GB"), and the vertical axis's
+    title outside the scene at the left edge, standing still. Turning about the vertical axis,
+    a title inside the scene would cross the tick labels of the axis pointing at the camera. (Changing titles frame by frame
     rebuilds plotly's scene, which then ignores the next camera moves.)"""
     import copy
 
@@ -313,7 +313,26 @@ def turn_figure(fig: Any) -> dict[str, Any]:
         if unit and axis.get("ticktext"):
             axis["ticktext"] = [f"{label} {unit}" for label in axis["ticktext"]]
         axis["title"] = {**title, "text": ""}
+    vertical = scene.get("zaxis")
+    if isinstance(vertical, dict) and (vertical.get("title") or {}).get("text"):
+        # the vertical axis's title stands still at the frame's left edge, outside the scene, so
+        # no horizontal axis's tick labels run through it mid-turn
+        title = vertical["title"]
+        font = {"size": (title.get("font") or {}).get("size", 18)}
+        vertical["title"] = {**title, "text": ""}
+        domain = scene.setdefault("domain", {"x": [0.0, 1.0], "y": [0.0, 1.0]})
+        domain["x"] = [
+            max(domain.get("x", [0.0, 1.0])[0], VERTICAL_TITLE_SHARE),
+            domain.get("x", [0.0, 1.0])[1],
+        ]
+        spec["layout"].setdefault("annotations", []).append(
+            {"text": title["text"], "textangle": -90, "font": font, "showarrow": False, "xref": "paper",
+             "yref": "paper", "x": 0.0, "xanchor": "left", "y": 0.5, "yanchor": "middle"}
+        )  # fmt: skip
     return spec
+
+
+VERTICAL_TITLE_SHARE = 0.035  # the frame's width left of the turning scene, for the vertical title
 
 
 def figure_cameras(fig: Any, n_frames: int = DEFAULT_FRAMES) -> list[dict[str, Any]]:

@@ -209,14 +209,19 @@ def test_the_gif_keeps_the_family_colours_exact(tmp_path):
     assert worst <= 2
 
 
-def test_the_turn_keeps_only_the_vertical_axis_title_and_moves_units_into_ticks():
-    """A horizontal axis's title would cross the vertical one's mid-turn: the turn leaves them
-    out, writes their unit into their tick labels, and leaves the figure it was given alone."""
+def test_the_turn_moves_titles_where_no_tick_label_crosses_them():
+    """Mid-turn a title inside the scene crosses tick labels: the turn writes the horizontal
+    axes' units into their tick labels, stands the vertical axis's title still at the frame's
+    left edge, outside the scene, and leaves the figure it was given alone."""
     fig = scene_figure()
     fig.update_layout(scene_xaxis={"tickvals": [2, 4], "ticktext": ["2", "4"]})
     turned = turn_figure(fig)
     scene = turned["layout"]["scene"]
     assert scene["xaxis"]["title"]["text"] == scene["yaxis"]["title"]["text"] == ""
     assert scene["xaxis"]["ticktext"] == ["2 GB", "4 GB"]
-    assert scene["zaxis"]["title"]["text"] == "Decode (tok/s)"
+    assert scene["zaxis"]["title"]["text"] == ""
+    [title] = [a for a in turned["layout"]["annotations"] if a["text"] == "Decode (tok/s)"]
+    assert title["textangle"] == -90 and title["xref"] == "paper" and title["x"] == 0.0
+    assert scene["domain"]["x"][0] >= 0.03  # the scene starts right of it
+    assert fig.layout.scene.zaxis.title.text == "Decode (tok/s)"
     assert fig.layout.scene.yaxis.title.text == "Parameters"
