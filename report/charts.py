@@ -256,11 +256,12 @@ class ChartData:
 
     @property
     def frames(self) -> list[str]:
-        """The frames of the plotted cells: measured (and imported) ones first, then those with
-        the most of the view's own cells (not the grey ones of other models), then by name."""
+        """The frames of the plotted cells: those holding the view's own cells (not only grey ones
+        of other models, on a model's chart) first; among them measured (and imported) ones, then
+        those with the most own cells, then by name."""
         own = Counter(p.frame for p in self.points)
         names = {p.frame for p in self.points + self.context}
-        return sorted(names, key=lambda f: (f.endswith("(estimated)"), -own[f], f))
+        return sorted(names, key=lambda f: (not own[f], f.endswith("(estimated)"), -own[f], f))
 
     @property
     def models(self) -> list[str]:

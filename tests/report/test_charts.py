@@ -433,3 +433,16 @@ def test_a_static_legend_of_twenty_models_stays_per_model_at_a_compact_size() ->
     assert layout["font"]["size"] == COMPACT_LEGEND_PX
     names, layout, data = legend(40)
     assert len(data.models) > COMPACT_LEGEND_ROWS[True] and len(names) < len(data.models)  # families
+
+
+def test_a_model_chart_opens_on_a_hardware_that_holds_the_model() -> None:
+    """On a model's chart (highlight), a measured CPU frame holding only other models' grey
+    cells does not come first: the chart (and its static image) opens where the model has cells."""
+    from report.charts import chart_data
+
+    only_estimated = "Gemma 2B"  # its measured H100 cells left out: estimated on the RTX 4090 only
+    results = [r for r in small_set(xss=False) if r.model.name != only_estimated or r.method == "estimated"]
+    data = chart_data(VIEWS["landscape"], results, highlight=only_estimated)
+    assert any(f.endswith("(measured)") for f in data.frames)
+    assert data.frames[0].endswith("(estimated)")
+    assert any(p.frame == data.frames[0] for p in data.points)
