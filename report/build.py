@@ -42,7 +42,10 @@ from report.compare import Comparison
 from report.embed import PLOTLY_JS, embed, plotly_js_path, plotly_js_text, untitled
 from report.export import (
     DEFAULT_TABS,
+    HEIGHT,
     IMAGE_FORMATS,
+    SCALE,
+    WIDTH,
     BrowserNotFoundError,
     ExportError,
     ExportStats,
@@ -54,7 +57,7 @@ from report.export import (
 from report.load import Invalid, ResultSet, load_results
 from report.summary import DEFAULT_TITLE, Summary, summarize, unique_slugs
 from report.text import failure_line, setting_text
-from report.views import View, deck_views, load_views
+from report.views import DECK_HARDWARE, View, deck_views, load_views
 
 FORMATS = ("html", *IMAGE_FORMATS)
 DEFAULT_FORMATS = FORMATS
@@ -468,9 +471,9 @@ def write_charts(context: BuildContext) -> None:
             places = [charts] if n == 0 else []
             if frame is not None:
                 places.append(context.path(CHARTS_DIR, HARDWARE_DIR, slugs[frame]))
+            shown = frame_data(data, frame)
             for place in places:
                 place.mkdir(parents=True, exist_ok=True)
-                shown = frame_data(data, frame) if frame is not None else data
                 context.add_image(
                     static, {fmt: place / f"{view.name}.{fmt}" for fmt in image_formats}, drawn=shown
                 )
@@ -501,12 +504,11 @@ def _write_model_charts(context: BuildContext, results: list[Result], charts: Pa
                 _write_page(context, folder / f"{view.name}.html", view, spec, data, inline_plotly=False,
                             subject=name, plotly_src=f"../../{PLOTLY_JS}")  # fmt: skip
             if png:  # the frame the interactive chart opens on: this model's own hardware first
-                frame = None if context.mix else next(iter(static_frames(data)), None)
+                frame = static_frames(data, context.mix)[0]
                 static = figure_spec(
                     view, pool, context.static_template, static=True, data=data, frame=frame, **mode
                 )
-                shown = frame_data(data, frame) if frame is not None else data
-                context.add_image(static, {"png": folder / f"{view.name}.png"}, drawn=shown)
+                context.add_image(static, {"png": folder / f"{view.name}.png"}, drawn=frame_data(data, frame))
 
 
 def _model_pool(
@@ -657,13 +659,13 @@ def write_deck(context: BuildContext) -> None:
     def picture(key: str, spec: dict[str, Any], size: tuple[int, int], crop: float = 0.0) -> None:
         width, height = size
         path = context.add_image(spec, {"png": folder / DECK_IMAGES_DIR / f"{slugify(key)}.png"}, size)
-        pictures[key] = slides.Picture(path["png"], crop, (width * 2, height * 2))
+        pictures[key] = slides.Picture(path["png"], crop, (width * SCALE, height * SCALE))
 
     chart_size = slides.chart_image_px(0)
     band = title_band_px(static=True) - 8  # the title's band, less room for the symbol key's top
     for view in chosen:
         data = chart_data(view, results)
-        frame = None if context.mix else static_frames(data)[0]
+        frame = static_frames(data, context.mix)[0]
         spec = figure_spec(view, results, context.static_template, static=True, data=data, frame=frame)
         picture(view.name, untitled(spec, band, chart_size[1]), chart_size)
     hardware: list[str] = []
@@ -672,7 +674,7 @@ def write_deck(context: BuildContext) -> None:
         data = chart_data(panel, results)
         hardware = data.frames
         panel_size = slides.chart_image_px(slides.STRIP_LINES)
-        for frame in hardware[: slides.MAX_HARDWARE_SLIDES]:
+        for frame in hardware[:DECK_HARDWARE]:
             spec = figure_spec(panel, results, context.static_template, static=True, data=data, frame=frame)
             picture(f"hardware:{frame}", untitled(spec, band, panel_size[1]), panel_size)
     first = next(iter(model_views(context.views)), None)
@@ -684,11 +686,11 @@ def write_deck(context: BuildContext) -> None:
             cells = [r for r in results if r.model.name == model.name]
             pool, mode = _model_pool(first, model.name, results, cells)
             data = chart_data(first, pool, **mode)
-            frame = None if context.mix else static_frames(data)[0]
+            frame = static_frames(data, context.mix)[0]
             spec = figure_spec(
                 first, pool, context.static_template, static=True, data=data, frame=frame, **mode
             )
-            picture(f"model-{model.slug}", spec, (960, 540), model_band / 540)
+            picture(f"model-{model.slug}", spec, (WIDTH, HEIGHT), model_band / HEIGHT)
     infos = [slides.view_info(v, results) for v in chosen]
 
     def finish(stats: ExportStats) -> None:
@@ -730,7 +732,7 @@ def write_animation(context: BuildContext) -> None:
     if not context.frames or view is None or not view.is_3d or not ok:
         return
     data = chart_data(view, context.results_list)
-    frame = None if context.mix else static_frames(data)[0]  # the first hardware, as charts/landscape.png
+    frame = static_frames(data, context.mix)[0]  # the first hardware, as charts/landscape.png
     spec = figure_spec(
         view, context.results_list, context.static_template, static=True, data=data, frame=frame
     )  # titled: a GIF stands alone

@@ -354,9 +354,12 @@ def _chart_data(
     return data
 
 
-def frame_data(data: ChartData, frame: str) -> ChartData:
+def frame_data(data: ChartData, frame: str | None) -> ChartData:
     """The part of a view's cells drawn in one frame (one hardware, one method): a static
-    image per hardware. Failed and unplotted cells of other frames are left to their frames."""
+    image per hardware. Failed and unplotted cells of other frames are left to their frames.
+    None: every frame (the data as it is)."""
+    if frame is None:
+        return data
     points = [p for p in data.points if p.frame == frame]
     context = [p for p in data.context if p.frame == frame]
     return dataclasses.replace(
@@ -486,11 +489,7 @@ def legend_rows(data: ChartData, titles: bool = True) -> int:
     entries (other models grey, the Pareto front, each GPU's capacity)."""
     view = data.view
     groups = len({category_value(p.result, "family") for p in data.points}) if titles else 0
-    gpus = {
-        hardware_of(p.result).id for p in data.points + data.context if hardware_of(p.result).kind == "gpu"
-    }
-    capacity = len(gpus) if data.metrics and data.metrics[0].id == "peak_memory" else 0
-    return len(data.models) + groups + int(bool(data.context)) + int(view.pareto) + capacity
+    return len(data.models) + groups + int(bool(data.context)) + int(view.pareto) + len(capacities(data))
 
 
 def compact_legend(data: ChartData, static: bool) -> bool:
@@ -1210,8 +1209,7 @@ def _figure_spec(
 ) -> dict[str, Any]:
     if data is None:
         data = chart_data(view, results, highlight=highlight, only=only)
-    if frame is not None:
-        data = frame_data(data, frame)
+    data = frame_data(data, frame)
     data = flat_data(data) or data
     level = legend_level(data, static)
     subject = highlight or only

@@ -497,7 +497,9 @@ def slide_charts(
     panel = chosen.get("landscape")
     if panel is not None and summary is not None:
         groups = {g.frame: g for g in summary.findings}
-        for n, frame in enumerate(charts.chart_data(panel, results).frames[:MAX_HARDWARE_PANELS], start=1):
+        for n, frame in enumerate(
+            charts.chart_data(panel, results).frames[: report_views.DECK_HARDWARE], start=1
+        ):
             group = groups.get(frame)
             lines = " · ".join(lead + line for lead, line in group.headlines()) if group else ""
             out.append(chart(panel, frame, frame, f"hardware-{n}", lines))
@@ -505,11 +507,8 @@ def slide_charts(
         if out and view is panel:
             continue  # the landscape is on the hardware panels already, each hardware on its own
         data = charts.chart_data(view, results)
-        out.append(chart(view, (data.frames or [None])[0], view.title, view.name))
+        out.append(chart(view, charts.static_frames(data)[0], view.title, view.name))
     return out
-
-
-MAX_HARDWARE_PANELS = 6  # as the deck (report.slides.MAX_HARDWARE_SLIDES)
 
 
 def slides_page(

@@ -47,6 +47,7 @@ from report.text import (
     setting_text,
     status_counts,
 )
+from report.views import DECK_HARDWARE
 
 SLIDE_WIDTH = Emu(12192000)  # 13.333 in: 16:9
 SLIDE_HEIGHT = Emu(6858000)  # 7.5 in
@@ -59,7 +60,6 @@ PARAGRAPH_GAP = 0.4  # space after a paragraph, in font sizes
 MARGIN = Inches(0.4)
 GAP = Inches(0.15)
 INSET = Inches(0.05)
-MAX_HARDWARE_SLIDES = 6
 FIT_ROWS_PER_SLIDE = 5  # models per slide of the fit matrix
 MAX_METHOD_SLIDES = 2
 MAX_NOTE_CELLS = 40
@@ -534,7 +534,7 @@ def plan_deck(
     frames = list(hardware) if hardware is not None else list(groups)
     deck.hardware = [
         hardware_slide(f, groups.get(f), _picture(images.get(f"hardware:{f}")))
-        for f in frames[:MAX_HARDWARE_SLIDES]
+        for f in frames[:DECK_HARDWARE]
     ]
     deck.views = [_view_slide(v, ordered, _picture(images.get(v.id))) for v in views]
     deck.models = [_model_slide(m, _picture(images.get(f"model-{m.slug}"))) for m in summary.models]
@@ -765,31 +765,44 @@ def _new_chart_slide(prs: Any, layout: Any, title: str) -> tuple[Any, int]:
 
 
 def _write_chart(prs: Any, layout: Any, chart: ChartSlide) -> None:
-    slide, title_bottom = _new_chart_slide(prs, layout, chart.title)
-    box = chart_box(0, title_bottom)
-    if chart.image is not None:
-        add_picture(slide, chart.image, box)
-    else:
-        add_text(slide, box, [Para("This chart could not be rendered; the notes list its cells.")])
-    _drop_empty_placeholders(slide)
-    _notes(slide, chart.notes)
+    _write_picture_slide(
+        prs,
+        layout,
+        chart.title,
+        chart.image,
+        chart.notes,
+        missing="This chart could not be rendered; the notes list its cells.",
+    )
 
 
 def _write_hardware(prs: Any, layout: Any, panel: HardwareSlide) -> None:
-    slide, title_bottom = _new_chart_slide(prs, layout, panel.title)
-    left, top, width, height = chart_box(STRIP_LINES if panel.findings else 0, title_bottom)
-    if panel.image is not None:
-        pic = add_picture(slide, panel.image, (left, top, width, height))
+    _write_picture_slide(prs, layout, panel.title, panel.image, panel.notes, strip=panel.findings)
+
+
+def _write_picture_slide(
+    prs: Any,
+    layout: Any,
+    title: str,
+    image: Picture | None,
+    notes: str,
+    *,
+    strip: Sequence[Para] = (),
+    missing: str = "This chart could not be rendered.",
+) -> None:
+    """A chart slide: the narrow title, the picture filling chart_box (or `missing` in its
+    place), and under it `strip`, STRIP_LINES lines at MIN_PT, each paragraph whole or left out."""
+    slide, title_bottom = _new_chart_slide(prs, layout, title)
+    left, top, width, height = chart_box(STRIP_LINES if strip else 0, title_bottom)
+    if image is not None:
+        pic = add_picture(slide, image, (left, top, width, height))
         top = pic.top + pic.height + CHART_GAP
     else:
-        add_text(slide, (left, top, width, height), [Para("This chart could not be rendered.")])
+        add_text(slide, (left, top, width, height), [Para(missing)])
         top += height + CHART_GAP
-    if panel.findings:
-        add_text(
-            slide, (left, top, width, strip_height(STRIP_LINES)), panel.findings, max_pt=MIN_PT, whole=True
-        )
+    if strip:
+        add_text(slide, (left, top, width, strip_height(STRIP_LINES)), strip, max_pt=MIN_PT, whole=True)
     _drop_empty_placeholders(slide)
-    _notes(slide, panel.notes)
+    _notes(slide, notes)
 
 
 def _write_model(prs: Any, layout: Any, model: ModelSlide) -> None:
@@ -878,12 +891,11 @@ def table_size(prs: Any, layout: Any, tables: Sequence[TableSlide]) -> int:
 
 def _write_table(prs: Any, layout: Any, table: TableSlide, max_pt: int = TABLE_PT) -> None:
     slide = _new_slide(prs, layout, table.title)
-    left, top, width, height = _content_box(prs, slide)
-    footer_h = Inches(1.3) if table.footer else 0
+    left, top, width, height = _table_box(prs, slide, table)
     if table.rows:
-        size, texts, heights = _fit_table(table, width, height - footer_h, max_pt=max_pt)
+        size, texts, heights = _fit_table(table, width, height, max_pt=max_pt)
         rows_fit = len(texts)
-        while sum(heights[:rows_fit]) > height - footer_h and rows_fit > 1:
+        while sum(heights[:rows_fit]) > height and rows_fit > 1:
             rows_fit -= 1
         shape = slide.shapes.add_table(rows_fit, len(table.header), left, top, width, sum(heights[:rows_fit]))
         grid = shape.table

@@ -236,6 +236,7 @@ VIEWS: dict[str, View] = load_views()
 
 # The views the deck (and the site's slide view) shows, in order; names a view set lacks are skipped.
 DECK_VIEWS = ("landscape", "transfer", "scaling", "memory-speed")
+DECK_HARDWARE = 6  # hardware panels (a slide each) the deck and the site's slide view show at most
 
 
 def deck_views(views: Mapping[str, View] | None = None, names: Sequence[str] = DECK_VIEWS) -> list[View]:

@@ -415,3 +415,23 @@ def test_a_latency_preset_is_its_two_targets_and_explicit_ones_win(estimates, ca
     )
     assert rows("--preset", "llama3.1-8b") == rows("--ttft-ms", "2000", "--tpot-ms", "100")
     assert rows("--preset", "interactive") != rows()  # the targets do bind somewhere
+
+
+def test_mix_draws_every_frame_in_one_picture_and_opens_on_all_of_them():
+    """`--mix`: the static images draw every frame at once (no image per hardware), and the
+    interactive chart opens on "all, mixed"; without it, one image per frame."""
+    from report.charts import ALL_FRAMES, chart_data, figure_spec, static_frames
+    from report.views import VIEWS
+    from tests.report.chart_fixtures import small_set
+
+    results = small_set(xss=False)
+    data = chart_data(VIEWS["landscape"], results)
+    assert (
+        len(data.frames) >= 3
+        and static_frames(data) == data.frames
+        and static_frames(data, mix=True) == [None]
+    )
+    (menu,) = figure_spec(VIEWS["landscape"], results, mix=True)["layout"]["updatemenus"]
+    assert menu["buttons"][menu["active"]]["label"] == ALL_FRAMES
+    (menu,) = figure_spec(VIEWS["landscape"], results)["layout"]["updatemenus"]
+    assert menu["buttons"][menu["active"]]["label"] == data.frames[0]
