@@ -33,6 +33,7 @@ from report.charts import (
     chart_data,
     figure_spec,
     frame_data,
+    legend_column_px,
     model_views,
     reuse_figures,
     static_frames,
@@ -666,7 +667,8 @@ def write_deck(context: BuildContext) -> None:
     for view in chosen:
         data = chart_data(view, results)
         frame = static_frames(data, context.mix)[0]
-        spec = figure_spec(view, results, context.static_template, static=True, data=data, frame=frame)
+        spec = figure_spec(view, results, context.static_template, static=True, data=data, frame=frame,
+                           legend_px=legend_column_px(view, chart_size[1], band))  # fmt: skip
         picture(view.name, untitled(spec, band, chart_size[1]), chart_size)
     hardware: list[str] = []
     panel = context.views.get(ANIMATED_VIEW)
@@ -674,8 +676,10 @@ def write_deck(context: BuildContext) -> None:
         data = chart_data(panel, results)
         hardware = data.frames
         panel_size = slides.chart_image_px(slides.STRIP_LINES)
+        legend_px = legend_column_px(panel, panel_size[1], band)  # the shorter picture's legend column
         for frame in hardware[:DECK_HARDWARE]:
-            spec = figure_spec(panel, results, context.static_template, static=True, data=data, frame=frame)
+            spec = figure_spec(panel, results, context.static_template, static=True, data=data, frame=frame,
+                               legend_px=legend_px)  # fmt: skip
             picture(f"hardware:{frame}", untitled(spec, band, panel_size[1]), panel_size)
     first = next(iter(model_views(context.views)), None)
     if first is not None:

@@ -492,18 +492,36 @@ def legend_rows(data: ChartData, titles: bool = True) -> int:
     return len(data.models) + groups + int(bool(data.context)) + int(view.pareto) + len(capacities(data))
 
 
-def compact_legend(data: ChartData, static: bool) -> bool:
+COMPACT_ROW_PX = 20  # the pitch of a compact legend's rows, layout pixels (measured: about 19)
+
+
+def legend_column_px(view: View, height: int = STATIC_HEIGHT, band_px: int = 0) -> int:
+    """The height a static image `height` pixels tall gives its entry legend (the plot area's),
+    `band_px` of its title band taken away (report.embed.untitled); default a titled 960x540."""
+    bottom = 10 if view.is_3d else 90  # a 2D plot keeps room under it for the x axis title
+    return height - (title_band_px(static=True) + 36 - band_px) - bottom
+
+
+def legend_rows_lost(view: View, legend_px: int | None) -> int:
+    """Rows a static legend loses where its column is `legend_px` high instead of a titled
+    960x540 image's (a deck picture drawn for a shorter box): the thresholds come down by that."""
+    if legend_px is None:
+        return 0
+    return max(0, math.ceil((legend_column_px(view) - legend_px) / COMPACT_ROW_PX))
+
+
+def compact_legend(data: ChartData, static: bool, lost: int = 0) -> bool:
     """A static per-model legend too long for the usual font: drawn at COMPACT_LEGEND_PX without
     family titles (the hue says the family, and a model's name mostly does too)."""
     is_3d = data.view.is_3d
     return (
         static
         and legend_rows(data) > STATIC_LEGEND_ROWS[is_3d]
-        and legend_rows(data, titles=False) <= COMPACT_LEGEND_ROWS[is_3d]
+        and legend_rows(data, titles=False) <= COMPACT_LEGEND_ROWS[is_3d] - lost
     )
 
 
-def legend_level(data: ChartData, static: bool) -> Literal["model", "family"]:
+def legend_level(data: ChartData, static: bool, lost: int = 0) -> Literal["model", "family"]:
     """One entry per model where it fits (in a static image, past STATIC_LEGEND_ROWS rows, at a
     smaller font without family titles: compact_legend), else one per colour group (model names
     stay in hover)."""
@@ -513,7 +531,9 @@ def legend_level(data: ChartData, static: bool) -> Literal["model", "family"]:
     if view.legend != "auto":
         return view.legend
     if static:
-        fits = legend_rows(data) <= STATIC_LEGEND_ROWS[view.is_3d] or compact_legend(data, static)
+        fits = legend_rows(data) <= STATIC_LEGEND_ROWS[view.is_3d] - lost or compact_legend(
+            data, static, lost
+        )
         return "model" if fits else "family"
     return "model" if len(data.models) <= HTML_LEGEND_MODELS else "family"
 
@@ -1119,7 +1139,9 @@ def title_band_px(static: bool, subject: bool = False) -> int:
     return (62 if static else 50) + ((24 if static else 18) if subject else 0)
 
 
-def figure_layout(data: ChartData, template: Template, static: bool, subject: str | None) -> dict[str, Any]:
+def figure_layout(
+    data: ChartData, template: Template, static: bool, subject: str | None, lost: int = 0
+) -> dict[str, Any]:
     """Title, axes or scene, legends, note, margins and size; no figure data."""
     view = data.view
     note = _note(data, template, static)
@@ -1132,7 +1154,7 @@ def figure_layout(data: ChartData, template: Template, static: bool, subject: st
     layout: dict[str, Any] = {
         "template": template_dict(template),
         "title": _title(view, subject, static),
-        **_legends(view, static, key_top, height, compact_legend(data, static)),
+        **_legends(view, static, key_top, height, compact_legend(data, static, lost)),
         "margin": {"l": 10 if view.is_3d else 20, "r": 10, "t": top, "b": 10 + note_px},
         "hoverlabel": {"align": "left"},
         "showlegend": True,
@@ -1174,9 +1196,11 @@ def figure_spec(
     frames: bool = True,
     frame: str | None = None,
     mix: bool = False,
+    legend_px: int | None = None,
 ) -> dict[str, Any]:
     """A view of the results as a plotly figure dict (unvalidated: fast). `static` sizes text
-    and legend for a 960x540 image; `highlight`/`only` take a model name (model pages);
+    and legend for a 960x540 image (`legend_px`: the height its legend column will have when
+    the picture is drawn shorter, report.embed.untitled; default that of a titled 960x540); `highlight`/`only` take a model name (model pages);
     `frame` draws one frame (hardware and method, frame_of) alone; otherwise an interactive
     chart gets a selector that opens on the first frame (on every frame mixed under `mix`), and
     `frames=False` or `static` draws every frame at once without it. The dict is the caller's
@@ -1185,7 +1209,8 @@ def figure_spec(
         raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
     results = results if isinstance(results, (list, tuple)) else list(results)
     split = frames and not static and frame is None
-    args = (template, static, highlight, only, split, frame, mix and split)
+    lost = legend_rows_lost(view, legend_px) if static else 0
+    args = (template, static, highlight, only, split, frame, mix and split, lost)
     key = _memo_key("spec", view, results, *args)
     if key is not None and _memo is not None:
         if key not in _memo:
@@ -1205,20 +1230,21 @@ def _figure_spec(
     split: bool,
     frame: str | None,
     mix: bool,
+    lost: int,
     data: ChartData | None,
 ) -> dict[str, Any]:
     if data is None:
         data = chart_data(view, results, highlight=highlight, only=only)
     data = frame_data(data, frame)
     data = flat_data(data) or data
-    level = legend_level(data, static)
+    level = legend_level(data, static, lost)
     subject = highlight or only
-    titles = not compact_legend(data, static)
+    titles = not compact_legend(data, static, lost)
     traces = context_traces(data, template, static, split) + model_traces(data, level, static, split, titles)
     traces += front_traces(data, template)
     traces += capacity_traces(data, template)
     traces += symbol_key_traces(data, template)
-    layout = figure_layout(data, template, static, subject)
+    layout = figure_layout(data, template, static, subject, lost)
     if split:
         frame_selector(traces, layout, data.frames, mix=mix, axes=frame_axes(data, static))
     else:

@@ -446,3 +446,26 @@ def test_a_model_chart_opens_on_a_hardware_that_holds_the_model() -> None:
     assert any(f.endswith("(measured)") for f in data.frames)
     assert data.frames[0].endswith("(estimated)")
     assert any(p.frame == data.frames[0] for p in data.points)
+
+
+def test_a_shorter_picture_keeps_its_legend_inside() -> None:
+    """A deck picture drawn for a shorter box (its legend column `legend_px` high) lowers the
+    legend's row limits by the rows it lacks: a legend that fits a 960x540 image per model falls
+    back to families there rather than running off the picture's bottom."""
+    from perf.synthetic import synthetic_results
+    from report.charts import COMPACT_LEGEND_ROWS, chart_data, frame_data, legend_column_px, legend_rows
+
+    results = synthetic_results(40 * 20, 20, seed=5)  # its busiest frame: 20 rows without titles
+    view = VIEWS["landscape"]
+    data = chart_data(view, results)
+    frame = max(data.frames, key=lambda f: len(frame_data(data, f).models))
+    rows = legend_rows(frame_data(data, frame), titles=False)
+    assert COMPACT_LEGEND_ROWS[True] - 4 < rows <= COMPACT_LEGEND_ROWS[True]
+
+    def entries(**options: Any) -> int:
+        spec = figure_spec(view, results, "presentation", static=True, data=data, frame=frame, **options)
+        return sum(1 for t in spec["data"] if t.get("showlegend") and t.get("legend") != "legend2")
+
+    full = entries()
+    short = entries(legend_px=legend_column_px(view) - 4 * 20)  # four rows fewer
+    assert full == len(frame_data(data, frame).models) and short < full
